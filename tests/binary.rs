@@ -1,0 +1,221 @@
+//! The binaries themselves: ELF shape, size budget, no panic path.
+use pause_tests::*;
+
+/// Reads an unsigned field of `n` bytes at `off` in the file's byte order.
+fn field(bytes: &[u8], arch: &Arch, off: usize, n: usize) -> u64 {
+    let b = &bytes[off..off + n];
+    let mut v = 0u64;
+    for i in 0..n {
+        let byte = if arch.big_endian { b[i] } else { b[n - 1 - i] };
+        v = (v << 8) | byte as u64;
+    }
+    v
+}
+
+struct Segment {
+    p_type: u32,
+    flags: u32,
+    offset: u64,
+    vaddr: u64,
+    filesz: u64,
+    memsz: u64,
+    align: u64,
+}
+
+const PT_DYNAMIC: u32 = 2;
+const PT_INTERP: u32 = 3;
+const PT_LOAD: u32 = 1;
+const PT_GNU_STACK: u32 = 0x6474_e551;
+const PF_X: u32 = 1;
+const PF_W: u32 = 2;
+const PF_R: u32 = 4;
+
+fn segments(bytes: &[u8], arch: &Arch) -> Vec<Segment> {
+    let (phoff, phentsize, phnum) = if arch.elf_class64 {
+        (field(bytes, arch, 32, 8), field(bytes, arch, 54, 2), field(bytes, arch, 56, 2))
+    } else {
+        (field(bytes, arch, 28, 4), field(bytes, arch, 42, 2), field(bytes, arch, 44, 2))
+    };
+    (0..phnum as usize)
+        .map(|i| {
+            let ph = phoff as usize + i * phentsize as usize;
+            let f = |off64: usize, off32: usize| {
+                if arch.elf_class64 { field(bytes, arch, ph + off64, 8) } else { field(bytes, arch, ph + off32, 4) }
+            };
+            let flags_off = if arch.elf_class64 { 4 } else { 24 };
+            Segment {
+                p_type: field(bytes, arch, ph, 4) as u32,
+                flags: field(bytes, arch, ph + flags_off, 4) as u32,
+                offset: f(8, 4),
+                vaddr: f(16, 8),
+                filesz: f(32, 16),
+                memsz: f(40, 20),
+                align: f(48, 28),
+            }
+        })
+        .collect()
+}
+
+for_each_arch! {
+    /// ELF identity: class, byte order, machine, flags (ppc64le: ELFv2; arm: EABI5 hard-float).
+    fn elf_identity_is_right(arch) {
+        let bytes = std::fs::read(binary(arch)).unwrap();
+        assert_eq!(&bytes[..4], b"\x7fELF");
+        assert_eq!(bytes[4], if arch.elf_class64 { 2 } else { 1 }, "EI_CLASS");
+        assert_eq!(bytes[5], if arch.big_endian { 2 } else { 1 }, "EI_DATA");
+        assert_eq!(field(&bytes, arch, 18, 2), arch.e_machine as u64, "e_machine");
+        let e_flags = if arch.elf_class64 { field(&bytes, arch, 48, 4) } else { field(&bytes, arch, 36, 4) };
+        assert_eq!(e_flags, arch.e_flags as u64, "e_flags");
+    }
+}
+
+for_each_arch! {
+    /// Static and position independent: ET_DYN with no PT_INTERP and no PT_DYNAMIC (so nothing
+    /// could apply a relocation: the link script fails on any), no section headers.
+    fn static_position_independent_without_sections(arch) {
+        let bytes = std::fs::read(binary(arch)).unwrap();
+        assert_eq!(field(&bytes, arch, 16, 2), 3, "e_type must be ET_DYN");
+        let (shoff, shnum) = if arch.elf_class64 {
+            (field(&bytes, arch, 40, 8), field(&bytes, arch, 60, 2))
+        } else {
+            (field(&bytes, arch, 32, 4), field(&bytes, arch, 48, 2))
+        };
+        assert_eq!((shoff, shnum), (0, 0), "section headers");
+        let segs = segments(&bytes, arch);
+        assert!(segs.iter().all(|s| s.p_type != PT_INTERP), "PT_INTERP: not static");
+        assert!(segs.iter().all(|s| s.p_type != PT_DYNAMIC), "PT_DYNAMIC: not static");
+    }
+}
+
+for_each_arch! {
+    /// W^X: exactly one PT_LOAD, read+execute, mapping the whole file from offset 0 (headers, code,
+    /// strings: nothing writable, nothing after it); a PT_GNU_STACK that is read+write, not executable.
+    fn one_read_execute_segment_and_a_non_executable_stack(arch) {
+        let bytes = std::fs::read(binary(arch)).unwrap();
+        let segs = segments(&bytes, arch);
+        assert_eq!(segs.len(), 2, "program headers");
+        let load = &segs[0];
+        assert_eq!(load.p_type, PT_LOAD);
+        assert_eq!(load.flags, PF_R | PF_X, "PT_LOAD must be R+X, never W");
+        assert_eq!((load.offset, load.vaddr), (0, 0));
+        assert_eq!(load.filesz, bytes.len() as u64, "the PT_LOAD must cover the whole file");
+        assert_eq!(load.memsz, load.filesz, "no bss");
+        assert_eq!(load.align, arch.p_align, "p_align");
+        let stack = &segs[1];
+        assert_eq!(stack.p_type, PT_GNU_STACK);
+        assert_eq!(stack.flags, PF_R | PF_W, "stack must be RW, not executable");
+        let entry = if arch.elf_class64 { field(&bytes, arch, 24, 8) } else { field(&bytes, arch, 24, 4) };
+        assert!(entry >= 64 && entry < bytes.len() as u64, "e_entry {entry:#x} outside the code");
+    }
+}
+
+/// Every release binary fits its budget; prints the table of the five sizes and where the bytes go.
+#[test]
+fn every_binary_is_within_its_size_budget() {
+    print!("{}", size_table(&[]));
+    let over: Vec<String> = ARCHES
+        .iter()
+        .map(|a| (a, breakdown(a).total))
+        .filter(|(a, size)| *size > a.max_bytes)
+        .map(|(a, size)| format!("{} is {size} bytes, over its {}", a.name, a.max_bytes))
+        .collect();
+    assert!(over.is_empty(), "{}", over.join("; "));
+}
+
+/// ASLR: the kernel maps the (ET_DYN) binary at a different address each run.
+#[test]
+fn loads_at_a_random_address() {
+    let aslr = std::fs::read_to_string("/proc/sys/kernel/randomize_va_space").unwrap();
+    assert_ne!(aslr.trim(), "0", "ASLR is off on this machine (kernel.randomize_va_space = 0): the test cannot tell");
+    let bin = binary(&AMD64);
+    let base = || {
+        let p = Running::asleep(pause_cmd(&AMD64));
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", p.pid)).unwrap();
+        let line = maps.lines().find(|l| l.ends_with(bin.to_str().unwrap())).expect("pause's own mapping").to_string();
+        assert!(line.contains(" r-xp "), "mapping is not r-x: {line}");
+        line.split('-').next().unwrap().to_string()
+    };
+    let (a, b) = (base(), base());
+    assert_ne!(a, b, "two runs were loaded at the same address");
+}
+for_each_arch! {
+    /// No panic machinery or message made it into the binary.
+    fn no_panic_strings_in_the_binary(arch) {
+        let bytes = std::fs::read(binary(arch)).unwrap();
+        for needle in [&b"panicked"[..], b"index out of bounds", b"src/main.rs", b"rust_begin_unwind", b"pause_must_not_panic"] {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{} found in the binary", String::from_utf8_lossy(needle));
+        }
+    }
+}
+
+/// The panic handler names an undefined symbol, so the release link only succeeds while nothing
+/// can panic. Proof that this guard bites: the same build with one bounds-checked index must fail
+/// to link on that symbol (the normal build, which the other tests use, links).
+#[test]
+fn a_panic_path_fails_the_link() {
+    let err = probe_build_error("pause_panic_probe").expect_err("a build with a reachable panic linked: the guard does not work");
+    assert!(err.contains("pause_must_not_panic"), "the probe build failed for another reason:\n{err}");
+    binary(&AMD64);
+}
+
+/// Builds amd64 with `--cfg <probe>` (the probe code in src/main.rs) in its own target directory.
+fn probe_build_error(probe: &str) -> Result<std::path::PathBuf, String> {
+    let dir = repo_root().join("target").join(probe);
+    build_with(&AMD64, &[&format!(r#"target.x86_64-unknown-linux-gnu.rustflags=["--cfg={probe}"]"#)], Some(&dir))
+}
+
+/// The link refuses anything that would need a load-time relocation (nothing would apply it):
+/// the same build with a table of string addresses must fail on the linker script's assertion.
+#[test]
+fn a_load_time_relocation_fails_the_link() {
+    let err = probe_build_error("pause_reloc_probe").expect_err("a build with a table of addresses linked: the relocation guard does not work");
+    assert!(err.contains("pause would need load-time relocations"), "the probe build failed for another reason:\n{err}");
+}
+
+/// Copies the source tree (no target/, no .git/) to `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let name = e.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// Reproducible: two clean builds of all five, from copies of the tree at two different paths,
+/// give bit-identical binaries, identical to the ones the other tests use.
+#[test]
+fn clean_builds_are_bit_identical() {
+    let base = std::env::temp_dir().join(format!("pause-repro-{}", std::process::id()));
+    let trees = [base.join("a"), base.join("b/a/longer/path")];
+    for t in &trees {
+        copy_tree(&repo_root(), t);
+    }
+    let builds: Vec<Vec<Vec<u8>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = trees
+            .iter()
+            .map(|tree| {
+                s.spawn(move || {
+                    ARCHES
+                        .iter()
+                        .map(|a| std::fs::read(build_in(tree, a, &[], None).unwrap_or_else(|e| panic!("{e}"))).unwrap())
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let _ = std::fs::remove_dir_all(&base);
+    for (i, a) in ARCHES.iter().enumerate() {
+        let ours = std::fs::read(binary(a)).unwrap();
+        assert!(builds[0][i] == builds[1][i], "{}: two clean builds differ", a.name);
+        assert!(builds[0][i] == ours, "{}: a clean build differs from target/{}/release/pause", a.name, a.triple);
+    }
+}

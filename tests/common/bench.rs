@@ -1,0 +1,176 @@
+//! bench: pause against the usual container inits, on this machine, in one run.
+//!
+//!   cargo run -q -p pause-tests --bin bench            (as root; takes about 5 minutes)
+//!
+//! Peers (Debian packages): tini-static, catatonit -P, dumb-init. Each runs as PID 1 of its own
+//! PID namespace (`unshare --pid --fork`), the way a pod's infra process runs; tini and dumb-init
+//! need a child to supervise, so they get `sleep infinity` (not counted in their figures).
+//! Figures are medians of repeated runs; "x best peer" is pause's figure over the best peer's.
+use pause_tests::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tool {
+    name: &'static str,
+    binary: String,
+    /// The command that runs it as a pod's PID 1.
+    argv: Vec<String>,
+    version: Vec<String>,
+    /// Processes of its own in the namespace when idle (itself, plus a supervised child).
+    idle_members: usize,
+}
+
+fn which(name: &str) -> String {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed: apt-get install tini catatonit dumb-init"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn tools() -> Vec<Tool> {
+    let pause = binary(&AMD64).to_string_lossy().into_owned();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    vec![
+        Tool { name: "pause (this)", binary: pause.clone(), argv: vec![pause.clone()], version: vec![pause, "-v".into()], idle_members: 1 },
+        Tool { name: "catatonit -P", binary: which("catatonit"), argv: s(&["catatonit", "-P"]), version: s(&["catatonit", "--version"]), idle_members: 1 },
+        Tool { name: "tini-static", binary: which("tini-static"), argv: s(&["tini-static", "--", "sleep", "infinity"]), version: s(&["tini-static", "--version"]), idle_members: 2 },
+        Tool { name: "dumb-init", binary: which("dumb-init"), argv: s(&["dumb-init", "sleep", "infinity"]), version: s(&["dumb-init", "--version"]), idle_members: 2 },
+    ]
+}
+
+/// A tool running as PID 1 of a new PID namespace.
+struct Pid1 {
+    unshare: Running,
+    init: u32,
+}
+
+impl Pid1 {
+    fn start(argv: &[String]) -> Pid1 {
+        let (unshare, init) = start_as_pid_1(argv);
+        Pid1 { unshare, init }
+    }
+    /// Waits until the namespace holds `members` processes, all asleep, then a little longer.
+    fn settle(&self, members: usize) {
+        let ok = eventually(Duration::from_secs(120), || {
+            let m = pid_namespace_members(self.init);
+            m.len() == members && m.iter().all(|p| stat(*p).is_some_and(|s| s.state == 'S'))
+        });
+        assert!(ok, "namespace of {} did not settle: {:?}", self.init, pid_namespace_members(self.init));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fn stop(self) {
+        signal(self.init, SIGKILL);
+        let _ = self.unshare.finish();
+    }
+}
+
+fn kb(pid: u32, file: &str, field: &str) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
+    s.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok()).unwrap()
+}
+
+/// CPU time on the CPU, in microseconds (/proc/PID/schedstat, nanosecond resolution).
+fn cpu_us(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).unwrap();
+    s.split_whitespace().next().unwrap().parse::<f64>().unwrap() / 1000.0
+}
+
+fn switches(pid: u32) -> f64 {
+    kb(pid, "status", "voluntary_ctxt_switches") + kb(pid, "status", "nonvoluntary_ctxt_switches")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// CPU (µs) and voluntary context switches of the tool as PID 1 while `n` orphans are made and
+/// die in its namespace (in bursts of 500), from its exec to the end of the storm.
+fn storm(tool: &Tool, n: usize) -> (f64, f64) {
+    let mut argv: Vec<String> = vec![harness().get_program().to_string_lossy().into(), "storm".into(), n.to_string(), "500".into(), "--".into()];
+    argv.extend(tool.argv.iter().cloned());
+    let p = Pid1::start(&argv);
+    // The storm is under way (more than the tool and the generator), then it has ended.
+    assert!(eventually(Duration::from_secs(30), || pid_namespace_members(p.init).len() > tool.idle_members + 2), "no storm seen");
+    p.settle(tool.idle_members);
+    let figures = (cpu_us(p.init), kb(p.init, "status", "voluntary_ctxt_switches"));
+    p.stop();
+    figures
+}
+
+fn main() {
+    assert!(is_root(), "run the benchmark as root (unshare --pid)");
+    let tools = tools();
+    let mut rows: Vec<(String, &str, Vec<f64>)> = Vec::new(); // metric, unit, value per tool
+
+    rows.push(("binary size".into(), "bytes", tools.iter().map(|t| std::fs::metadata(&t.binary).unwrap().len() as f64).collect()));
+
+    eprintln!("bench: -v round trip (200 runs each)");
+    rows.push((
+        "start to exit, `-v` / `--version`".into(),
+        "µs",
+        tools.iter().map(|t| median((0..200).map(|_| {
+            let s = Instant::now();
+            let out = Command::new(&t.version[0]).args(&t.version[1..]).output().unwrap();
+            assert!(out.status.success());
+            s.elapsed().as_secs_f64() * 1e6
+        }).collect())).collect(),
+    ));
+
+    eprintln!("bench: idle RSS and PSS, and context switches over 10 s idle (3 windows, all tools side by side)");
+    let (mut rss, mut pss, mut idle) = (vec![vec![]; tools.len()], vec![vec![]; tools.len()], vec![vec![]; tools.len()]);
+    for _ in 0..3 {
+        let running: Vec<Pid1> = tools.iter().map(|t| Pid1::start(&t.argv)).collect();
+        for (t, p) in tools.iter().zip(&running) {
+            p.settle(t.idle_members);
+        }
+        let before: Vec<f64> = running.iter().map(|p| switches(p.init)).collect();
+        std::thread::sleep(Duration::from_secs(10));
+        for (i, p) in running.iter().enumerate() {
+            idle[i].push(switches(p.init) - before[i]);
+            rss[i].push(kb(p.init, "status", "VmRSS"));
+            pss[i].push(kb(p.init, "smaps_rollup", "Pss"));
+        }
+        running.into_iter().for_each(Pid1::stop);
+    }
+    rows.push(("idle RSS (VmRSS)".into(), "KiB", rss.into_iter().map(median).collect()));
+    rows.push(("idle PSS".into(), "KiB", pss.into_iter().map(median).collect()));
+    rows.push(("context switches, 10 s idle".into(), "", idle.into_iter().map(median).collect()));
+
+    for (n, runs) in [(10_000, 3), (100_000, 3)] {
+        eprintln!("bench: {n} orphans exiting, {runs} runs per tool");
+        let results: Vec<Vec<(f64, f64)>> = tools.iter().map(|t| (0..runs).map(|_| storm(t, n)).collect()).collect();
+        rows.push((format!("CPU time as PID 1, {n} orphans exit"), "µs", results.iter().map(|r| median(r.iter().map(|x| x.0).collect())).collect()));
+        rows.push((format!("voluntary context switches, {n} orphans"), "", results.iter().map(|r| median(r.iter().map(|x| x.1).collect())).collect()));
+    }
+
+    eprintln!("bench: memory of 110 idle instances (a node's default pod limit)");
+    let mut mem = Vec::new();
+    for t in &tools {
+        let all: Vec<Pid1> = (0..110).map(|_| Pid1::start(&t.argv)).collect();
+        for p in &all {
+            p.settle(t.idle_members);
+        }
+        mem.push(all.iter().map(|p| kb(p.init, "smaps_rollup", "Pss")).sum::<f64>());
+        all.into_iter().for_each(Pid1::stop);
+    }
+    rows.push(("110 idle instances, total PSS".into(), "KiB", mem));
+
+    // The table, in Markdown.
+    print!("| metric | unit |");
+    for t in &tools {
+        print!(" {} |", t.name);
+    }
+    println!(" pause x best peer |");
+    println!("|---|---|{}---|", "---|".repeat(tools.len()));
+    for (metric, unit, values) in &rows {
+        print!("| {metric} | {unit} |");
+        for v in values {
+            if *v >= 100.0 || *v == v.round() { print!(" {:.0} |", v) } else { print!(" {:.2} |", v) }
+        }
+        let best = values[1..].iter().cloned().fold(f64::INFINITY, f64::min);
+        if best > 0.0 { println!(" {:.3} |", values[0] / best) } else { println!(" {} |", if values[0] == 0.0 { "= (both 0)" } else { "n/a" }) }
+    }
+}

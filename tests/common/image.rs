@@ -1,0 +1,267 @@
+//! Building the pause images with podman from the Containerfile, and reading what they hold.
+use crate::{binary, repo_root, text, Arch, ARCHES};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// How to run podman: the user's own setup (the images command), or the tests' throwaway one.
+#[derive(Clone, Default)]
+pub struct Podman {
+    env: Vec<(String, PathBuf)>,
+}
+
+impl Podman {
+    /// podman as the user has it set up.
+    pub fn user() -> Podman {
+        Podman::default()
+    }
+
+    /// podman with tests/podman/containers.conf and storage.conf (runc, cgroupfs, rlimits this
+    /// machine allows, vfs storage under /var/tmp/pause-tests): nothing touches the user's setup.
+    pub fn for_tests() -> Podman {
+        let dir = repo_root().join("tests/podman");
+        Podman { env: vec![("CONTAINERS_CONF".into(), dir.join("containers.conf")), ("CONTAINERS_STORAGE_CONF".into(), dir.join("storage.conf"))] }
+    }
+
+    /// The same, with a containers.conf that extends the tests' one with `extra` lines.
+    pub fn with_conf_lines(&self, name: &str, extra: &str) -> Podman {
+        let mut p = self.clone();
+        if let Some(conf) = p.env.iter_mut().find(|(k, _)| k == "CONTAINERS_CONF") {
+            let base = std::fs::read_to_string(&conf.1).unwrap();
+            let path = repo_root().join("target").join(format!("containers-{name}.conf"));
+            std::fs::write(&path, merge_conf(&base, extra)).unwrap();
+            conf.1 = path;
+        }
+        p
+    }
+
+    pub fn cmd<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> Command {
+        let mut c = self.other("podman");
+        c.args(args);
+        c
+    }
+
+    /// Another containers tool (buildah, skopeo) with the same configuration.
+    pub fn other(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
+    /// Runs podman with `args`; panics with its stderr if it fails. Returns stdout.
+    pub fn ok<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> String {
+        let mut c = self.cmd(args);
+        let out = c.output().unwrap_or_else(|e| panic!("cannot run podman ({e}): install it (bash tests/run does)"));
+        assert!(out.status.success(), "{c:?} failed: {}{}", text(&out.stderr), text(&out.stdout));
+        text(&out.stdout)
+    }
+
+    pub fn run<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> Output {
+        self.cmd(args).output().expect("podman")
+    }
+}
+
+/// Puts `extra` lines into the matching [table] sections of a containers.conf.
+fn merge_conf(base: &str, extra: &str) -> String {
+    let mut out = String::new();
+    let mut pending: Vec<(String, Vec<&str>)> = Vec::new();
+    for line in extra.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(t) = line.strip_prefix('[') {
+            pending.push((t.trim_end_matches(']').to_string(), Vec::new()));
+        } else {
+            pending.last_mut().expect("extra lines start with a [table]").1.push(line);
+        }
+    }
+    for line in base.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if let Some(t) = line.strip_prefix('[').map(|t| t.trim_end_matches(']')) {
+            for (name, lines) in &pending {
+                if name == t {
+                    for l in lines {
+                        out.push_str(l);
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A field of the top-level Cargo.toml's [package].
+pub fn package_field(key: &str) -> String {
+    let toml = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    toml.lines()
+        .find_map(|l| l.strip_prefix(key)?.trim_start().strip_prefix('=').map(|v| v.trim().trim_matches('"').to_string()))
+        .unwrap_or_else(|| panic!("no {key} in Cargo.toml"))
+}
+
+pub fn version() -> String {
+    package_field("version")
+}
+
+/// The multi-arch manifest list: localhost/pause:<version>.
+pub fn list_name() -> String {
+    format!("localhost/pause:{}", version())
+}
+
+/// One arch's image: localhost/pause:<version>-<arch>.
+pub fn image_name(arch: &Arch) -> String {
+    format!("localhost/pause:{}-{}", version(), arch.name)
+}
+
+/// The OCI platform of `arch` (what --platform takes).
+pub fn platform(arch: &Arch) -> &'static str {
+    match arch.name {
+        "amd64" => "linux/amd64",
+        "arm" => "linux/arm/v7",
+        "arm64" => "linux/arm64",
+        "ppc64le" => "linux/ppc64le",
+        "s390x" => "linux/s390x",
+        other => panic!("no platform for {other}"),
+    }
+}
+
+/// What one arch's image is and weighs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub arch: &'static str,
+    /// Image ID: the digest of its config.
+    pub id: String,
+    /// Digest of its OCI manifest (gzip layer), as pushed.
+    pub manifest_digest: String,
+    pub binary: u64,
+    pub layer_tar: u64,
+    pub layer_gzip: u64,
+    pub manifest: u64,
+    pub config: u64,
+    /// What podman reports as the image's size (layer tar + config).
+    pub podman_size: u64,
+    /// The layer blob, gzip-compressed, as it would be pushed.
+    pub layer_path: PathBuf,
+}
+
+impl Image {
+    /// Bytes a pull moves: manifest + config + gzip layer.
+    pub fn on_the_wire(&self) -> u64 {
+        self.manifest + self.config + self.layer_gzip
+    }
+}
+
+/// The build flags for `arch`'s image from the Containerfile, the same for podman and buildah:
+/// reproducible (--timestamp 0, no history, no build-tool label, --no-cache) and labelled from
+/// Cargo.toml. The build context is target/images/context (bin/pause-linux-<arch>).
+pub fn reproducible_build_args(arch: &Arch) -> Vec<String> {
+    let mut args: Vec<String> = ["--no-cache", "--timestamp", "0", "--omit-history", "--identity-label=false", "--platform", platform(arch)]
+        .map(String::from)
+        .to_vec();
+    for (arg, field) in [("VERSION", "version"), ("SOURCE", "repository"), ("LICENSES", "license")] {
+        args.extend(["--build-arg".into(), format!("{arg}={}", package_field(field))]);
+    }
+    args.extend(["--file".into(), repo_root().join("Containerfile").display().to_string()]);
+    args
+}
+
+/// Builds the five binaries (cargo) and the five images (podman, from the Containerfile), the
+/// manifest list, and pushes each image to an OCI layout under target/images/oci to weigh it.
+/// Reproducible: --timestamp 0, no history, no build-tool label, --no-cache.
+pub fn build_images(podman: &Podman) -> Vec<Image> {
+    let root = repo_root();
+    let context = root.join("target/images/context");
+    let _ = std::fs::remove_dir_all(&context);
+    std::fs::create_dir_all(context.join("bin")).unwrap();
+    for a in ARCHES {
+        std::fs::copy(binary(a), context.join(format!("bin/pause-linux-{}", a.name))).unwrap();
+    }
+    for a in ARCHES {
+        let mut args: Vec<String> = vec!["build".into(), "--quiet".into()];
+        args.extend(reproducible_build_args(a));
+        args.extend(["--tag".into(), image_name(a), context.display().to_string()]);
+        podman.ok(&args);
+    }
+    let list = list_name();
+    let _ = podman.run(["manifest", "rm", &list]);
+    let _ = podman.run(["rmi", "--force", &list]);
+    podman.ok(["manifest", "create", &list]);
+    for a in ARCHES {
+        podman.ok(["manifest", "add", &list, &format!("containers-storage:{}", image_name(a))]);
+    }
+    ARCHES.iter().map(|a| weigh(podman, a)).collect()
+}
+
+/// Pushes one arch's image to its own OCI layout and reads the blob sizes back.
+fn weigh(podman: &Podman, arch: &'static Arch) -> Image {
+    let dir = repo_root().join("target/images/oci").join(arch.name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let name = image_name(arch);
+    podman.ok(["push", "--quiet", "--format", "oci", &name, &format!("oci:{}:{}", dir.display(), version())]);
+    let index = std::fs::read_to_string(dir.join("index.json")).unwrap();
+    let manifest_digest = json_digests(&index).remove(0).0;
+    let blob = |d: &str| dir.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
+    let manifest_text = std::fs::read_to_string(blob(&manifest_digest)).unwrap();
+    let parts = json_digests(&manifest_text); // config first, then the layers
+    assert_eq!(parts.len(), 2, "{name}: expected one config and one layer in {manifest_text}");
+    let layer_path = blob(&parts[1].0);
+    let gunzip = Command::new("gzip").arg("-dc").arg(&layer_path).output().expect("gzip");
+    assert!(gunzip.status.success());
+    let id = podman.ok(["image", "inspect", "--format", "{{.Id}}", &name]).trim().to_string();
+    let podman_size = podman.ok(["image", "inspect", "--format", "{{.Size}}", &name]).trim().parse().unwrap();
+    Image {
+        arch: arch.name,
+        id,
+        manifest_digest,
+        binary: std::fs::metadata(binary(arch)).unwrap().len(),
+        layer_tar: gunzip.stdout.len() as u64,
+        layer_gzip: parts[1].1,
+        manifest: manifest_text.len() as u64,
+        config: parts[0].1,
+        podman_size,
+        layer_path,
+    }
+}
+
+/// The ("sha256:...", size) of every descriptor in an OCI JSON document, in order.
+pub fn json_digests(json: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut rest = json;
+    while let Some(i) = rest.find("\"digest\":\"") {
+        rest = &rest[i + 10..];
+        let end = rest.find('"').unwrap();
+        let digest = rest[..end].to_string();
+        let size = rest.find("\"size\":").map(|j| {
+            let n = &rest[j + 7..];
+            n[..n.find(|c: char| !c.is_ascii_digit()).unwrap_or(n.len())].parse().unwrap()
+        });
+        out.push((digest, size.unwrap_or(0)));
+    }
+    out
+}
+
+/// The size table of the images command and tests.
+pub fn image_table(images: &[Image]) -> String {
+    let mut out = format!("{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n", "arch", "binary", "layer-tar", "layer-gzip", "manifest", "config", "on-the-wire", "podman-size");
+    for i in images {
+        out += &format!("{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n", i.arch, i.binary, i.layer_tar, i.layer_gzip, i.manifest, i.config, i.on_the_wire(), i.podman_size);
+    }
+    out
+}
+
+/// Writes the manifest list with all five images as an OCI layout directory or oci-archive.
+pub fn export_list(podman: &Podman, dest: &str) {
+    podman.ok(["manifest", "push", "--quiet", "--all", "--format", "oci", &list_name(), dest]);
+}
+
+/// The files in a gzip layer, as `tar -tvzf` lists them.
+pub fn layer_listing(layer: &Path) -> String {
+    let out = Command::new("tar").arg("-tvzf").arg(layer).output().expect("tar");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// One file's bytes from a gzip layer.
+pub fn layer_file(layer: &Path, name: &str) -> Vec<u8> {
+    let out = Command::new("tar").arg("-xzOf").arg(layer).arg(name).output().expect("tar");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    out.stdout
+}

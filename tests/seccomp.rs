@@ -1,0 +1,168 @@
+//! The shipped seccomp profile (seccomp.json) admits every behaviour of pause, and pause makes no
+//! syscall outside it: natively under podman and under a kill-on-anything-else filter, and on the
+//! four emulated arches by tracing the guest's syscalls.
+use pause_tests::image::*;
+use pause_tests::seccomp::*;
+use pause_tests::*;
+use std::process::Command;
+use std::time::Duration;
+
+/// The harness, set to exec its command under a filter that allows pause's own syscalls on amd64
+/// (plus execve, for the exec itself) and kills the process on any other.
+fn strict(errno_for: &[&str]) -> Command {
+    let allow: Vec<String> = allowed("amd64", false).iter().map(|n| x86_64_number(n).to_string()).collect();
+    let errno: Vec<String> = errno_for.iter().map(|n| x86_64_number(n).to_string()).collect();
+    let mut cmd = harness();
+    cmd.env("PAUSE_HARNESS_SECCOMP_ALLOW", allow.join(",")).env("PAUSE_HARNESS_SECCOMP_ERRNO", errno.join(","));
+    cmd
+}
+
+fn sig_of(status: std::process::ExitStatus) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(&status)
+}
+
+/// The strict filter really kills: /bin/true (a libc program) dies of SIGSYS under it.
+#[test]
+fn the_strict_filter_kills_any_other_syscall() {
+    let mut cmd = strict(&[]);
+    cmd.args(["exec", "--", "/bin/true"]);
+    let out = run_to_end(cmd);
+    assert_eq!(sig_of(out.status), Some(31), "expected SIGSYS, got {:?}", out.status);
+}
+
+/// Under the strict filter: -v, the warning, SIGTERM and SIGINT, reaping inherited children and
+/// zombies, closed stdout: everything works and nothing is killed.
+#[test]
+fn every_behaviour_under_a_kill_filter_of_the_profile() {
+    let bin = binary(&AMD64);
+    let run = |mode: &[&str], args: &[&str]| {
+        let mut cmd = strict(&[]);
+        cmd.args(mode).arg("--").arg(&bin).args(args);
+        cmd
+    };
+    let out = run_to_end(run(&["exec"], &["-V"]));
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), version_line()), "{:?}", out.status);
+
+    for (sig, line) in [(SIGTERM, SHUTDOWN_TERM), (SIGINT, SHUTDOWN_INT)] {
+        let out = stopped_by(run(&["exec"], &[]), sig);
+        assert_eq!(out.status.code(), Some(0), "{:?}", out.status);
+        assert_eq!(text(&out.stderr), format!("{WARNING}{line}"));
+    }
+    for mode in ["children", "zombies"] {
+        let p = Running::asleep(run(&[mode, "2000"], &[]));
+        assert!(eventually(Duration::from_secs(30), || children_of(p.pid).is_empty()), "{mode}: children left");
+        p.signal(SIGTERM);
+        let out = p.finish();
+        assert_eq!(out.status.code(), Some(0), "{mode}: {:?}", out.status);
+    }
+}
+
+/// The sleep denied (EPERM from the filter, as a stricter profile might): pause does not spin on
+/// the CPU, it exits 42, as pause.c would after its loop.
+#[test]
+fn exits_42_when_the_sleep_is_denied() {
+    let mut cmd = strict(&["pause"]);
+    cmd.args(["exec", "--"]).arg(binary(&AMD64));
+    let out = run_to_end(cmd);
+    assert_eq!(out.status.code(), Some(42), "{:?}", out.status);
+    assert_eq!(text(&out.stderr), WARNING);
+}
+
+/// podman with the profile (and no-new-privileges, which the README asks for): -v, SIGTERM from
+/// `podman stop` and SIGINT from `podman kill` work, with the exact lines.
+#[test]
+fn the_profile_works_under_podman() {
+    let podman = Podman::for_tests();
+    build_images(&podman);
+    let profile = format!("seccomp={}", repo_root().join("seccomp.json").display());
+    let image = image_name(&AMD64);
+    let opts = ["--security-opt", "no-new-privileges", "--security-opt", profile.as_str()];
+    let mut args = vec!["run", "--rm"];
+    args.extend(opts);
+    args.extend([image.as_str(), "-v"]);
+    assert_eq!(podman.ok(&args), version_line());
+
+    for (how, line) in [("stop", SHUTDOWN_TERM), ("kill", SHUTDOWN_INT)] {
+        let name = format!("pause-test-seccomp-{how}-{}", std::process::id());
+        let mut args = vec!["run", "-d", "--name", name.as_str()];
+        args.extend(opts);
+        args.push(image.as_str());
+        podman.ok(&args);
+        let pid: u32 = podman.ok(["inspect", "--format", "{{.State.Pid}}", &name]).trim().parse().unwrap();
+        wait_until_asleep(pid);
+        let seccomp = status_field(pid, "Seccomp").unwrap();
+        assert_eq!(seccomp, "2", "pause is not running under a seccomp filter");
+        if how == "stop" {
+            podman.ok(["stop", &name]);
+        } else {
+            podman.ok(["kill", "--signal", "INT", &name]);
+            podman.ok(["wait", &name]);
+        }
+        let code = podman.ok(["inspect", "--format", "{{.State.ExitCode}}", &name]);
+        let logs = podman.run(["logs", &name]);
+        let _ = podman.run(["rm", "--force", &name]);
+        assert_eq!(code.trim(), "0", "{how}");
+        assert_eq!(text(&logs.stdout) + &text(&logs.stderr), line, "{how}");
+    }
+}
+
+/// Runs pause under `qemu-<arch> -d strace` with `args`, optionally after the harness forked
+/// children for it, sends `sig` once it sleeps (if any), and returns the guest syscall names.
+fn traced(arch: &'static Arch, harness_mode: Option<&str>, args: &[&str], sig: Option<i32>) -> Vec<String> {
+    let log = repo_root().join(format!("target/strace-{}-{}-{}.log", arch.name, std::process::id(), args.len() + sig.unwrap_or(0) as usize + harness_mode.map_or(0, |_| 100)));
+    let qemu = arch.qemu.unwrap();
+    let mut argv: Vec<String> = vec![qemu.into(), "-d".into(), "strace".into(), "-D".into(), log.display().to_string(), binary(arch).display().to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let mut cmd = match harness_mode {
+        Some(mode) => {
+            let mut c = harness();
+            c.args([mode, "50", "--"]).args(&argv);
+            c
+        }
+        None => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
+    match sig {
+        Some(sig) => {
+            assert_eq!(stopped_by(cmd, sig).status.code(), Some(0));
+        }
+        None => {
+            cmd.stdin(std::process::Stdio::null());
+            assert_eq!(run_to_end(cmd).status.code(), Some(0));
+        }
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    // Lines look like "12345 rt_sigaction(SIGINT,0x...,NULL) = 0".
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.split_once(' ')?.1;
+            let name = rest.split('(').next()?;
+            (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && rest.contains('(')).then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// On the emulated arches (a seccomp filter would see qemu's syscalls, not pause's): every
+/// syscall pause makes through every behaviour is one the profile allows for that arch.
+#[test]
+fn traced_syscalls_of_the_emulated_arches_are_all_in_the_profile() {
+    for arch in ARCHES.iter().filter(|a| a.qemu.is_some()) {
+        let mut seen = traced(arch, None, &["-v"], None);
+        seen.extend(traced(arch, None, &[], Some(SIGTERM)));
+        seen.extend(traced(arch, None, &[], Some(SIGINT)));
+        seen.extend(traced(arch, Some("zombies"), &[], Some(SIGTERM)));
+        seen.sort();
+        seen.dedup();
+        for must in ["write", "exit_group", "getpid", "rt_sigaction", "wait4"] {
+            assert!(seen.iter().any(|s| s == must), "{}: the trace has no {must}: {seen:?}", arch.name);
+        }
+        let allowed = allowed(arch.name, false);
+        let stray: Vec<&String> = seen.iter().filter(|s| !allowed.contains(s)).collect();
+        assert!(stray.is_empty(), "{}: pause made {stray:?}, which seccomp.json does not allow there (it allows {allowed:?})", arch.name);
+        println!("{}: {seen:?}", arch.name);
+    }
+}
