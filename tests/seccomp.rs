@@ -106,6 +106,39 @@ fn the_profile_works_under_podman() {
     }
 }
 
+/// A signal can reach runc's Go runtime after it installs the filter and before it execs /pause;
+/// with `rt_sigreturn` denied runc then segfaults (exit 139), about one start in 15 on a busy
+/// machine (the CI failure this test was written for). So: 40 starts under the profile while
+/// three threads keep the CPUs busy, and every one prints the version and exits 0.
+#[test]
+fn the_profile_starts_reliably_on_a_busy_machine() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let podman = Podman::for_tests();
+    build_images(&podman);
+    let profile = format!("seccomp={}", repo_root().join("seccomp.json").display());
+    let image = image_name(&AMD64);
+    let busy = AtomicBool::new(true);
+    let failures: Vec<String> = std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                while busy.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            });
+        }
+        let failures = (0..40)
+            .filter_map(|i| {
+                let out = podman.run(["run", "--rm", "--security-opt", "no-new-privileges", "--security-opt", profile.as_str(), image.as_str(), "-v"]);
+                let ok = out.status.success() && text(&out.stdout) == version_line();
+                (!ok).then(|| format!("start {i}: {:?} {:?} {:?}", out.status, text(&out.stdout), text(&out.stderr)))
+            })
+            .collect();
+        busy.store(false, Ordering::Relaxed);
+        failures
+    });
+    assert!(failures.is_empty(), "{} of 40 starts failed:\n{}", failures.len(), failures.join("\n"));
+}
+
 /// Runs pause under `qemu-<arch> -d strace` with `args`, optionally after the harness forked
 /// children for it, sends `sig` once it sleeps (if any), and returns the guest syscall names.
 fn traced(arch: &'static Arch, harness_mode: Option<&str>, args: &[&str], sig: Option<i32>) -> Vec<String> {
