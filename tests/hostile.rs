@@ -223,7 +223,7 @@ fn works_as_uid_65535_without_capabilities() {
 #[test]
 fn works_with_a_read_only_root_in_podman() {
     let podman = Podman::for_tests();
-    build_images(&podman);
+    images();
     let name = format!("pause-test-ro-{}", std::process::id());
     podman.ok(["run", "-d", "--read-only", "--name", &name, &image_name(&AMD64)]);
     let pid: u32 = podman.ok(["inspect", "--format", "{{.State.Pid}}", &name]).trim().parse().unwrap();
@@ -239,7 +239,7 @@ fn works_with_a_read_only_root_in_podman() {
 #[test]
 fn pod_stop_is_under_a_second_100_times() {
     let podman = Podman::for_tests();
-    build_images(&podman);
+    images();
     let pod = format!("pause-test-stops-{}", std::process::id());
     podman.ok(["pod", "create", "--name", &pod, "--infra-image", &list_name()]);
     let infra = podman.ok(["pod", "inspect", "--format", "{{.InfraContainerID}}", &pod]).trim().to_string();

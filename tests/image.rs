@@ -5,16 +5,6 @@ use pause_tests::*;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The five images, built once per test process.
-fn images() -> &'static [Image] {
-    static IMAGES: OnceLock<Vec<Image>> = OnceLock::new();
-    IMAGES.get_or_init(|| {
-        let images = build_images(&Podman::for_tests());
-        print!("{}", image_table(&images));
-        images
-    })
-}
-
 fn podman() -> Podman {
     Podman::for_tests()
 }

@@ -73,7 +73,7 @@ fn exits_42_when_the_sleep_is_denied() {
 #[test]
 fn the_profile_works_under_podman() {
     let podman = Podman::for_tests();
-    build_images(&podman);
+    images();
     let profile = format!("seccomp={}", repo_root().join("seccomp.json").display());
     let image = image_name(&AMD64);
     let opts = ["--security-opt", "no-new-privileges", "--security-opt", profile.as_str()];
@@ -114,7 +114,7 @@ fn the_profile_works_under_podman() {
 fn the_profile_starts_reliably_on_a_busy_machine() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let podman = Podman::for_tests();
-    build_images(&podman);
+    images();
     let profile = format!("seccomp={}", repo_root().join("seccomp.json").display());
     let image = image_name(&AMD64);
     let busy = AtomicBool::new(true);

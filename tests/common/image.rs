@@ -135,7 +135,7 @@ pub struct Image {
     pub layer_gzip: u64,
     pub manifest: u64,
     pub config: u64,
-    /// What podman reports as the image's size (layer tar + config).
+    /// What podman reports as the image's size once pulled into an empty store.
     pub podman_size: u64,
     /// The layer blob, gzip-compressed, as it would be pushed.
     pub layer_path: PathBuf,
@@ -206,7 +206,7 @@ fn weigh(podman: &Podman, arch: &'static Arch) -> Image {
     let gunzip = Command::new("gzip").arg("-dc").arg(&layer_path).output().expect("gzip");
     assert!(gunzip.status.success());
     let id = podman.ok(["image", "inspect", "--format", "{{.Id}}", &name]).trim().to_string();
-    let podman_size = podman.ok(["image", "inspect", "--format", "{{.Size}}", &name]).trim().parse().unwrap();
+    let podman_size = size_after_pull(podman, &dir, &id);
     Image {
         arch: arch.name,
         id,
@@ -219,6 +219,35 @@ fn weigh(podman: &Podman, arch: &'static Arch) -> Image {
         podman_size,
         layer_path,
     }
+}
+
+/// What podman reports (`podman images`, SIZE) for the image in the OCI layout `dir` once pulled
+/// into an empty store, as a user who pulls it sees it: layer tar + config + the manifest it came
+/// with. (The build store's own figure grows with every manifest digest the image was ever tagged
+/// or pushed under, so it depends on what ran before.) The store is thrown away afterwards.
+fn size_after_pull(podman: &Podman, dir: &Path, id: &str) -> u64 {
+    // Short: podman refuses a runroot path over 50 characters.
+    let store = PathBuf::from(format!("/tmp/pause-weigh-{}-{}", std::process::id(), dir.file_name().unwrap().to_string_lossy()));
+    let _ = std::fs::remove_dir_all(&store);
+    let (root, run) = (store.join("root"), store.join("run"));
+    let global = ["--root", root.to_str().unwrap(), "--runroot", run.to_str().unwrap(), "--storage-driver", "vfs"];
+    let layout = format!("oci:{}:{}", dir.display(), version());
+    let pulled = podman.ok(global.iter().copied().chain(["pull", "--quiet", layout.as_str()]));
+    assert_eq!(pulled.trim(), id.trim_start_matches("sha256:"), "the pulled image is not the built one");
+    let size = podman.ok(global.iter().copied().chain(["image", "inspect", "--format", "{{.Size}}", pulled.trim()]));
+    let _ = std::fs::remove_dir_all(&store);
+    size.trim().parse().unwrap()
+}
+
+/// The five images, built once per test process (tests of one file run in parallel; one build
+/// serves them all).
+pub fn images() -> &'static [Image] {
+    static IMAGES: std::sync::OnceLock<Vec<Image>> = std::sync::OnceLock::new();
+    IMAGES.get_or_init(|| {
+        let images = build_images(&Podman::for_tests());
+        print!("{}", image_table(&images));
+        images
+    })
 }
 
 /// The ("sha256:...", size) of every descriptor in an OCI JSON document, in order.
