@@ -226,7 +226,7 @@ fn works_with_a_read_only_root_in_podman() {
     images();
     let name = format!("pause-test-ro-{}", std::process::id());
     podman.ok(["run", "-d", "--read-only", "--name", &name, &image_name(&AMD64)]);
-    let pid: u32 = podman.ok(["inspect", "--format", "{{.State.Pid}}", &name]).trim().parse().unwrap();
+    let pid = podman.running_pid(&name);
     wait_until_asleep(pid);
     podman.ok(["stop", &name]);
     let code = podman.ok(["inspect", "--format", "{{.State.ExitCode}}", &name]);
@@ -247,7 +247,7 @@ fn pod_stop_is_under_a_second_100_times() {
         let mut slowest = Duration::ZERO;
         for round in 0..100 {
             podman.ok(["pod", "start", &pod]);
-            let pid: u32 = podman.ok(["inspect", "--format", "{{.State.Pid}}", &infra]).trim().parse().unwrap();
+            let pid = podman.running_pid(&infra);
             wait_until_asleep(pid);
             let t = Instant::now();
             podman.ok(["pod", "stop", "--time", "10", &pod]);

@@ -115,9 +115,7 @@ fn podman_stop_ends_it_at_once_with_exit_0() {
     images();
     let name = format!("pause-test-stop-{}", std::process::id());
     let id = podman().ok(["run", "-d", "--name", &name, &image_name(&AMD64)]);
-    let started = eventually(Duration::from_secs(10), || podman().ok(["inspect", "--format", "{{.State.Pid}}", &name]).trim() != "0");
-    assert!(started, "container did not start");
-    let pid: u32 = podman().ok(["inspect", "--format", "{{.State.Pid}}", &name]).trim().parse().unwrap();
+    let pid = podman().running_pid(&name);
     wait_until_asleep(pid);
     let t = Instant::now();
     podman().ok(["stop", "--time", "10", &name]);
@@ -132,7 +130,7 @@ fn podman_stop_ends_it_at_once_with_exit_0() {
 
 /// The host pid of a container's init.
 fn host_pid(container: &str) -> u32 {
-    podman().ok(["inspect", "--format", "{{.State.Pid}}", container]).trim().parse().unwrap()
+    podman().running_pid(container)
 }
 
 /// Checks, from the host, that pause (host pid `init`) is asleep as PID 1 of the pod's PID

@@ -88,7 +88,7 @@ fn the_profile_works_under_podman() {
         args.extend(opts);
         args.push(image.as_str());
         podman.ok(&args);
-        let pid: u32 = podman.ok(["inspect", "--format", "{{.State.Pid}}", &name]).trim().parse().unwrap();
+        let pid = podman.running_pid(&name);
         wait_until_asleep(pid);
         let seccomp = status_field(pid, "Seccomp").unwrap();
         assert_eq!(seccomp, "2", "pause is not running under a seccomp filter");

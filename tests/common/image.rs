@@ -58,6 +58,18 @@ impl Podman {
     pub fn run<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> Output {
         self.cmd(args).output().expect("podman")
     }
+
+    /// The host pid of a container's init. Fails, with its status, exit code and log, if the
+    /// container is not running (podman reports pid 0 then).
+    pub fn running_pid(&self, container: &str) -> u32 {
+        let state = self.ok(["inspect", "--format", "{{.State.Pid}} {{.State.Status}} {{.State.ExitCode}}", container]);
+        let pid: u32 = state.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if pid == 0 {
+            let logs = self.run(["logs", container]);
+            panic!("container {container} is not running (pid, status, exit code: {}); its log: {}{}", state.trim(), text(&logs.stdout), text(&logs.stderr));
+        }
+        pid
+    }
 }
 
 /// Puts `extra` lines into the matching [table] sections of a containers.conf.
