@@ -128,11 +128,6 @@ fn podman_stop_ends_it_at_once_with_exit_0() {
     assert_eq!(text(&logs.stdout) + &text(&logs.stderr), SHUTDOWN_TERM);
 }
 
-/// The host pid of a container's init.
-fn host_pid(container: &str) -> u32 {
-    podman().running_pid(container)
-}
-
 /// Checks, from the host, that pause (host pid `init`) is asleep as PID 1 of the pod's PID
 /// namespace, adopts the orphans a container leaves, and leaves no zombie.
 fn orphans_are_adopted_and_reaped(init: u32, run_in_pod: &dyn Fn(&str)) {
@@ -166,7 +161,7 @@ fn pod_infra_holds_the_namespaces_and_reaps() {
         // Orphans come from `podman exec` into a running container: a container that ends takes
         // its leftover processes with it (its cgroup is killed), which would prove nothing.
         let worker = podman().ok(["run", "-d", "--pod", &pod, bb, "sleep", "600"]);
-        let init = host_pid(&infra);
+        let init = podman().running_pid(&infra);
         orphans_are_adopted_and_reaped(init, &|script| {
             podman().ok(["exec", worker.trim(), "sh", "-c", script]);
         });
@@ -216,7 +211,7 @@ fn kube_play_pod_with_shared_pid_namespace() {
         let ps = kube.ok(["exec", &one, "ps", "-o", "pid,args"]);
         let pid1 = ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or_else(|| panic!("no PID 1 in:\n{ps}"));
         assert!(pid1.trim_end().ends_with("/pause"), "PID 1 is not /pause:\n{ps}");
-        let init = host_pid(&infra);
+        let init = podman().running_pid(&infra);
         orphans_are_adopted_and_reaped(init, &|script| {
             kube.ok(["exec", &one, "sh", "-c", script]);
         });

@@ -68,24 +68,30 @@ fn exits_42_when_the_sleep_is_denied() {
     assert_eq!(text(&out.stderr), WARNING);
 }
 
+/// The podman options that run a container under the shipped profile, with no-new-privileges
+/// (which the README asks for).
+fn profile_opts() -> [String; 4] {
+    let profile = format!("seccomp={}", repo_root().join("seccomp.json").display());
+    ["--security-opt".into(), "no-new-privileges".into(), "--security-opt".into(), profile]
+}
+
 /// podman with the profile (and no-new-privileges, which the README asks for): -v, SIGTERM from
 /// `podman stop` and SIGINT from `podman kill` work, with the exact lines.
 #[test]
 fn the_profile_works_under_podman() {
     let podman = Podman::for_tests();
     images();
-    let profile = format!("seccomp={}", repo_root().join("seccomp.json").display());
     let image = image_name(&AMD64);
-    let opts = ["--security-opt", "no-new-privileges", "--security-opt", profile.as_str()];
-    let mut args = vec!["run", "--rm"];
-    args.extend(opts);
+    let opts = profile_opts();
+    let mut args: Vec<&str> = vec!["run", "--rm"];
+    args.extend(opts.iter().map(String::as_str));
     args.extend([image.as_str(), "-v"]);
     assert_eq!(podman.ok(&args), version_line());
 
     for (how, line) in [("stop", SHUTDOWN_TERM), ("kill", SHUTDOWN_INT)] {
         let name = format!("pause-test-seccomp-{how}-{}", std::process::id());
         let mut args = vec!["run", "-d", "--name", name.as_str()];
-        args.extend(opts);
+        args.extend(opts.iter().map(String::as_str));
         args.push(image.as_str());
         podman.ok(&args);
         let pid = podman.running_pid(&name);
@@ -113,10 +119,18 @@ fn the_profile_works_under_podman() {
 #[test]
 fn the_profile_starts_reliably_on_a_busy_machine() {
     use std::sync::atomic::{AtomicBool, Ordering};
+    /// Stops the busy threads when dropped, also if a start panics (else the scope never ends).
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Relaxed);
+        }
+    }
     let podman = Podman::for_tests();
     images();
-    let profile = format!("seccomp={}", repo_root().join("seccomp.json").display());
-    let image = image_name(&AMD64);
+    let mut args: Vec<String> = vec!["run".into(), "--rm".into()];
+    args.extend(profile_opts());
+    args.extend([image_name(&AMD64), "-v".into()]);
     let busy = AtomicBool::new(true);
     let failures: Vec<String> = std::thread::scope(|s| {
         for _ in 0..3 {
@@ -126,15 +140,14 @@ fn the_profile_starts_reliably_on_a_busy_machine() {
                 }
             });
         }
-        let failures = (0..40)
+        let _stop = Stop(&busy);
+        (0..40)
             .filter_map(|i| {
-                let out = podman.run(["run", "--rm", "--security-opt", "no-new-privileges", "--security-opt", profile.as_str(), image.as_str(), "-v"]);
+                let out = podman.run(&args);
                 let ok = out.status.success() && text(&out.stdout) == version_line();
                 (!ok).then(|| format!("start {i}: {:?} {:?} {:?}", out.status, text(&out.stdout), text(&out.stderr)))
             })
-            .collect();
-        busy.store(false, Ordering::Relaxed);
-        failures
+            .collect()
     });
     assert!(failures.is_empty(), "{} of 40 starts failed:\n{}", failures.len(), failures.join("\n"));
 }
