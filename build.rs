@@ -9,6 +9,10 @@ fn main() {
     println!("cargo:rerun-if-changed={}", dir.display());
     // Set only by tests/binary.rs, to show that a panic path, or a load-time relocation, fails the link.
     println!("cargo::rustc-check-cfg=cfg(pause_panic_probe, pause_reloc_probe)");
+    // ... and then the probe function (src/main.rs) must stay in the link: nothing calls it.
+    if env::var_os("CARGO_CFG_PAUSE_PANIC_PROBE").is_some() || env::var_os("CARGO_CFG_PAUSE_RELOC_PROBE").is_some() {
+        println!("cargo:rustc-link-arg-bins=--undefined=pause_probe");
+    }
     // The link map (which input section went where) for the size report, beside the binary:
     // OUT_DIR is target/<triple>/<profile>/build/pause-<hash>/out.
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());

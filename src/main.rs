@@ -33,15 +33,6 @@ extern "C" fn sigdown(signal: core::ffi::c_int) {
 /// `argv` must point to `argc` valid pointers to NUL-terminated strings (the kernel's initial stack).
 #[unsafe(no_mangle)]
 unsafe extern "C" fn pause_main(argc: isize, argv: *const *const u8) -> ! {
-    // Built only by the test that proves the panic guard (at the end of this file) works: an index the optimiser
-    // cannot prove in bounds, whose panic path must make the link fail.
-    #[cfg(pause_panic_probe)]
-    core::hint::black_box([0u8; 1][core::hint::black_box(argc) as usize]);
-    // Built only by the test that proves the link refuses load-time relocations: a table of
-    // addresses, which a position-independent binary could only hold with them.
-    #[cfg(pause_reloc_probe)]
-    core::hint::black_box(&[GOT_SIGINT, GOT_SIGTERM] as &[&[u8]]);
-
     // `pause -v`, `-V`, `x -v`: any argument after argv[0] (none at all when argc is 0).
     for i in 1..argc {
         // SAFETY: i < argc, so argv[i] is one of the kernel's NUL-terminated argument strings.
@@ -86,6 +77,20 @@ unsafe extern "C" fn pause_main(argc: isize, argv: *const *const u8) -> ! {
 unsafe fn is_dash_v(arg: *const u8) -> bool {
     // SAFETY: each byte is read only after the previous one was not NUL, so all reads are in bounds.
     unsafe { *arg == b'-' && *arg.add(1) | 0x20 == b'v' && *arg.add(2) == 0 }
+}
+
+/// Built only by tests/binary.rs, to prove the link's two guards bite (build.rs keeps it in the
+/// link): with `pause_panic_probe`, an index the optimiser cannot prove in bounds, whose panic path
+/// must fail the link (see `panic` below); with `pause_reloc_probe`, a table of addresses, which a
+/// position-independent binary could only hold with load-time relocations.
+#[cfg(any(pause_panic_probe, pause_reloc_probe))]
+#[unsafe(no_mangle)]
+#[allow(unused_variables)] // n: used by the panic probe only
+extern "C" fn pause_probe(n: usize) {
+    #[cfg(pause_panic_probe)]
+    core::hint::black_box([0u8; 1][core::hint::black_box(n)]);
+    #[cfg(pause_reloc_probe)]
+    core::hint::black_box(&[GOT_SIGINT, GOT_SIGTERM] as &[&[u8]]);
 }
 
 /// Nothing in pause can panic (the tests prove it: a panic path fails the link), so this is never

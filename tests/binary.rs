@@ -1,12 +1,14 @@
 //! The binaries themselves: ELF shape, size budget, no panic path.
-use pause_tests::*;
+use pause_tests::cargo::{build_in, build_with};
+use pause_tests::prelude::*;
+use pause_tests::size::{breakdowns, size_table};
 
 /// Reads an unsigned field of `n` bytes at `off` in the file's byte order.
 fn field(bytes: &[u8], arch: &Arch, off: usize, n: usize) -> u64 {
     let b = &bytes[off..off + n];
     let mut v = 0u64;
     for i in 0..n {
-        let byte = if arch.big_endian { b[i] } else { b[n - 1 - i] };
+        let byte = if arch.elf.big_endian { b[i] } else { b[n - 1 - i] };
         v = (v << 8) | byte as u64;
     }
     v
@@ -31,7 +33,7 @@ const PF_W: u32 = 2;
 const PF_R: u32 = 4;
 
 fn segments(bytes: &[u8], arch: &Arch) -> Vec<Segment> {
-    let (phoff, phentsize, phnum) = if arch.elf_class64 {
+    let (phoff, phentsize, phnum) = if arch.elf.class64 {
         (field(bytes, arch, 32, 8), field(bytes, arch, 54, 2), field(bytes, arch, 56, 2))
     } else {
         (field(bytes, arch, 28, 4), field(bytes, arch, 42, 2), field(bytes, arch, 44, 2))
@@ -40,9 +42,9 @@ fn segments(bytes: &[u8], arch: &Arch) -> Vec<Segment> {
         .map(|i| {
             let ph = phoff as usize + i * phentsize as usize;
             let f = |off64: usize, off32: usize| {
-                if arch.elf_class64 { field(bytes, arch, ph + off64, 8) } else { field(bytes, arch, ph + off32, 4) }
+                if arch.elf.class64 { field(bytes, arch, ph + off64, 8) } else { field(bytes, arch, ph + off32, 4) }
             };
-            let flags_off = if arch.elf_class64 { 4 } else { 24 };
+            let flags_off = if arch.elf.class64 { 4 } else { 24 };
             Segment {
                 p_type: field(bytes, arch, ph, 4) as u32,
                 flags: field(bytes, arch, ph + flags_off, 4) as u32,
@@ -61,11 +63,11 @@ for_each_arch! {
     fn elf_identity_is_right(arch) {
         let bytes = std::fs::read(binary(arch)).unwrap();
         assert_eq!(&bytes[..4], b"\x7fELF");
-        assert_eq!(bytes[4], if arch.elf_class64 { 2 } else { 1 }, "EI_CLASS");
-        assert_eq!(bytes[5], if arch.big_endian { 2 } else { 1 }, "EI_DATA");
-        assert_eq!(field(&bytes, arch, 18, 2), arch.e_machine as u64, "e_machine");
-        let e_flags = if arch.elf_class64 { field(&bytes, arch, 48, 4) } else { field(&bytes, arch, 36, 4) };
-        assert_eq!(e_flags, arch.e_flags as u64, "e_flags");
+        assert_eq!(bytes[4], if arch.elf.class64 { 2 } else { 1 }, "EI_CLASS");
+        assert_eq!(bytes[5], if arch.elf.big_endian { 2 } else { 1 }, "EI_DATA");
+        assert_eq!(field(&bytes, arch, 18, 2), arch.elf.machine as u64, "e_machine");
+        let e_flags = if arch.elf.class64 { field(&bytes, arch, 48, 4) } else { field(&bytes, arch, 36, 4) };
+        assert_eq!(e_flags, arch.elf.flags as u64, "e_flags");
     }
 }
 
@@ -75,7 +77,7 @@ for_each_arch! {
     fn static_position_independent_without_sections(arch) {
         let bytes = std::fs::read(binary(arch)).unwrap();
         assert_eq!(field(&bytes, arch, 16, 2), 3, "e_type must be ET_DYN");
-        let (shoff, shnum) = if arch.elf_class64 {
+        let (shoff, shnum) = if arch.elf.class64 {
             (field(&bytes, arch, 40, 8), field(&bytes, arch, 60, 2))
         } else {
             (field(&bytes, arch, 32, 4), field(&bytes, arch, 48, 2))
@@ -100,11 +102,11 @@ for_each_arch! {
         assert_eq!((load.offset, load.vaddr), (0, 0));
         assert_eq!(load.filesz, bytes.len() as u64, "the PT_LOAD must cover the whole file");
         assert_eq!(load.memsz, load.filesz, "no bss");
-        assert_eq!(load.align, arch.p_align, "p_align");
+        assert_eq!(load.align, arch.elf.p_align, "p_align");
         let stack = &segs[1];
         assert_eq!(stack.p_type, PT_GNU_STACK);
         assert_eq!(stack.flags, PF_R | PF_W, "stack must be RW, not executable");
-        let entry = if arch.elf_class64 { field(&bytes, arch, 24, 8) } else { field(&bytes, arch, 24, 4) };
+        let entry = if arch.elf.class64 { field(&bytes, arch, 24, 8) } else { field(&bytes, arch, 24, 4) };
         assert!(entry >= 64 && entry < bytes.len() as u64, "e_entry {entry:#x} outside the code");
     }
 }
@@ -112,12 +114,12 @@ for_each_arch! {
 /// Every release binary fits its budget; prints the table of the five sizes and where the bytes go.
 #[test]
 fn every_binary_is_within_its_size_budget() {
-    print!("{}", size_table(&[]));
-    let over: Vec<String> = ARCHES
+    let rows = breakdowns();
+    print!("{}", size_table(&rows, &[]));
+    let over: Vec<String> = rows
         .iter()
-        .map(|a| (a, breakdown(a).total))
-        .filter(|(a, size)| *size > a.max_bytes)
-        .map(|(a, size)| format!("{} is {size} bytes, over its {}", a.name, a.max_bytes))
+        .filter(|b| b.over_budget())
+        .map(|b| format!("{} is {} bytes, over its {}", b.arch.name, b.total, b.arch.max_bytes))
         .collect();
     assert!(over.is_empty(), "{}", over.join("; "));
 }
@@ -129,7 +131,7 @@ fn loads_at_a_random_address() {
     assert_ne!(aslr.trim(), "0", "ASLR is off on this machine (kernel.randomize_va_space = 0): the test cannot tell");
     let bin = binary(&AMD64);
     let base = || {
-        let p = Running::asleep(pause_cmd(&AMD64));
+        let p = asleep(pause_cmd(&AMD64));
         let maps = std::fs::read_to_string(format!("/proc/{}/maps", p.pid)).unwrap();
         let line = maps.lines().find(|l| l.ends_with(bin.to_str().unwrap())).expect("pause's own mapping").to_string();
         assert!(line.contains(" r-xp "), "mapping is not r-x: {line}");

@@ -1,7 +1,9 @@
 //! The pause image, built with real podman from the Containerfile, and used as a pod's infra
 //! container. podman runs with tests/podman/{containers,storage}.conf (throwaway storage).
+use pause_tests::cargo::package_field;
 use pause_tests::image::*;
-use pause_tests::*;
+use pause_tests::podman::Podman;
+use pause_tests::prelude::*;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -28,62 +30,58 @@ fn busybox() -> &'static str {
     })
 }
 
-fn arch_of(name: &str) -> &'static Arch {
-    ARCHES.iter().find(|a| a.name == name).unwrap()
-}
-
 /// buildah (chroot isolation, as this machine needs) builds the same Containerfile into the very
 /// same images as podman: same image IDs, for all five platforms.
 #[test]
 fn buildah_builds_the_same_images() {
     let context = repo_root().join("target/images/context");
     for i in images() {
-        let arch = arch_of(i.arch);
         let mut cmd = podman().other("buildah");
-        cmd.args(["build", "--quiet", "--isolation", "chroot"]).args(reproducible_build_args(arch));
-        cmd.arg("--tag").arg(format!("localhost/pause-test-buildah:{}", i.arch)).arg(&context);
+        cmd.args(["build", "--quiet", "--isolation", "chroot"]).args(reproducible_build_args(i.arch));
+        cmd.arg("--tag").arg(format!("localhost/pause-test-buildah:{}", i.arch.name)).arg(&context);
         let out = cmd.output().expect("buildah: install it (bash tests/run does)");
-        assert!(out.status.success(), "buildah build for {}: {}", i.arch, text(&out.stderr));
+        assert!(out.status.success(), "buildah build for {}: {}", i.arch.name, text(&out.stderr));
         let id = text(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
-        assert_eq!(id, i.id, "{}: buildah's image differs from podman's", i.arch);
+        assert_eq!(id, i.id, "{}: buildah's image differs from podman's", i.arch.name);
     }
 }
 
 /// Every platform builds, and its image is exactly: one layer holding only /pause, run as
-/// 65535:65535 with entrypoint /pause, with the right os/architecture(/variant) and OCI labels.
+/// 65535:65535 with entrypoint /pause, with the right os/architecture(/variant) and OCI labels
+/// (a source label only when Cargo.toml names a repository: no placeholder).
 #[test]
 fn each_platform_image_has_one_layer_with_only_pause() {
     for i in images() {
-        let name = image_name(arch_of(i.arch));
+        let name = image_name(i.arch);
         let got = podman().ok([
             "image", "inspect", "--format",
             "{{.Os}} {{.Architecture}} {{.User}} {{json .Config.Entrypoint}} {{len .RootFS.Layers}} {{index .Labels \"org.opencontainers.image.version\"}} {{index .Labels \"org.opencontainers.image.licenses\"}}",
             &name,
         ]);
-        let expected = format!("linux {} 65535:65535 [\"/pause\"] 1 {} {}", i.arch, version(), package_field("license"));
+        let expected = format!("linux {} 65535:65535 [\"/pause\"] 1 {} {}", i.arch.oci_architecture(), version(), package_field("license"));
         assert_eq!(got.trim(), expected, "{name}");
-        for label in ["source", "description"] {
-            let v = podman().ok(["image", "inspect", "--format", &format!("{{{{index .Labels \"org.opencontainers.image.{label}\"}}}}"), &name]);
-            assert!(!v.trim().is_empty() && v.trim() != "<no value>", "{name}: no {label} label");
-        }
+        let labels: serde_json::Value = serde_json::from_str(&podman().ok(["image", "inspect", "--format", "{{json .Labels}}", &name])).unwrap();
+        let label = |l: &str| labels[format!("org.opencontainers.image.{l}")].as_str().map(String::from);
+        assert!(label("description").is_some_and(|d| !d.is_empty()), "{name}: no description label");
+        assert_eq!(label("source"), pause_tests::cargo::package_field_opt("repository"), "{name}: source label");
         let listing = layer_listing(&i.layer_path);
         let entries: Vec<&str> = listing.lines().collect();
         assert_eq!(entries.len(), 1, "{name}: the layer holds more than /pause:\n{listing}");
         assert!(entries[0].starts_with("-rwxr-xr-x") && entries[0].ends_with(" pause"), "{name}: {}", entries[0]);
     }
-    let variant = podman().ok(["manifest", "inspect", &list_name()]);
-    assert!(variant.contains("\"variant\": \"v7\""), "arm's manifest list entry has no v7 variant:\n{variant}");
-    for a in ARCHES {
-        assert!(variant.contains(&format!("\"architecture\": \"{}\"", a.name)), "{} missing from the manifest list", a.name);
-    }
+    let list: serde_json::Value = serde_json::from_str(&podman().ok(["manifest", "inspect", &list_name()])).unwrap();
+    let platforms: Vec<String> = list["manifests"].as_array().unwrap().iter().map(|m| {
+        let p = &m["platform"];
+        [&p["os"], &p["architecture"], &p["variant"]].iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("/")
+    }).collect();
+    assert_eq!(platforms, ARCHES.map(|a| a.platform), "the manifest list's platforms");
 }
 
 /// /pause in each image is byte-for-byte the binary cargo built for that arch.
 #[test]
 fn pause_in_each_image_is_the_cargo_binary() {
     for i in images() {
-        let arch = arch_of(i.arch);
-        assert!(layer_file(&i.layer_path, "pause") == std::fs::read(binary(arch)).unwrap(), "{}: /pause differs from cargo's binary", i.arch);
+        assert!(layer_file(&i.layer_path, "pause") == std::fs::read(binary(i.arch)).unwrap(), "{}: /pause differs from cargo's binary", i.arch.name);
     }
 }
 
@@ -93,8 +91,8 @@ fn pause_in_each_image_is_the_cargo_binary() {
 fn images_meet_the_size_goals() {
     print!("{}", image_table(images()));
     for i in images() {
-        assert!(i.on_the_wire() <= 2048, "{}: {} bytes on the wire", i.arch, i.on_the_wire());
-        assert!(i.podman_size <= 5120, "{}: podman reports {} bytes", i.arch, i.podman_size);
+        assert!(i.on_the_wire() <= 2048, "{}: {} bytes on the wire", i.arch.name, i.on_the_wire());
+        assert!(i.podman_size <= 5120, "{}: podman reports {} bytes", i.arch.name, i.podman_size);
     }
 }
 
@@ -104,7 +102,7 @@ fn two_builds_give_identical_digests() {
     let first = images().to_vec();
     let second = build_images(&podman());
     for (a, b) in first.iter().zip(&second) {
-        assert_eq!((&a.id, &a.manifest_digest), (&b.id, &b.manifest_digest), "{}: the rebuild differs", a.arch);
+        assert_eq!((&a.id, &a.manifest_digest), (&b.id, &b.manifest_digest), "{}: the rebuild differs", a.arch.name);
     }
 }
 
@@ -113,33 +111,32 @@ fn two_builds_give_identical_digests() {
 #[test]
 fn podman_stop_ends_it_at_once_with_exit_0() {
     images();
-    let name = format!("pause-test-stop-{}", std::process::id());
-    let id = podman().ok(["run", "-d", "--name", &name, &image_name(&AMD64)]);
-    let pid = podman().running_pid(&name);
-    wait_until_asleep(pid);
+    let c = podman().run_detached(&format!("pause-test-stop-{}", std::process::id()), &[&image_name(&AMD64)]);
+    wait_until_asleep(podman().running_pid(&c.name));
     let t = Instant::now();
-    podman().ok(["stop", "--time", "10", &name]);
+    podman().ok(["stop", "--time", "10", &c.name]);
     let took = t.elapsed();
-    let code = podman().ok(["inspect", "--format", "{{.State.ExitCode}}", &name]);
-    let logs = podman().run(["logs", &name]);
-    let _ = podman().run(["rm", "--force", id.trim()]);
+    let logs = podman().run(["logs", &c.name]);
     assert!(took < Duration::from_secs(1), "podman stop took {took:?}");
-    assert_eq!(code.trim(), "0");
+    assert_eq!(podman().exit_code(&c.name), 0);
     assert_eq!(text(&logs.stdout) + &text(&logs.stderr), SHUTDOWN_TERM);
 }
 
 /// Checks, from the host, that pause (host pid `init`) is asleep as PID 1 of the pod's PID
-/// namespace, adopts the orphans a container leaves, and leaves no zombie.
+/// namespace, adopts the orphans a container leaves, and releases them all (zombies included)
+/// without using CPU time for it.
 fn orphans_are_adopted_and_reaped(init: u32, run_in_pod: &dyn Fn(&str)) {
     wait_until_asleep(init);
+    let cpu = cpu_ticks(init);
     // A process whose children outlive it: 20 that sleep 2 s and 20 already dead (zombies of the
     // shell until it exits), all reparented to PID 1 when the shell exits.
     run_in_pod("for i in $(seq 20); do sleep 2 & done; for i in $(seq 20); do true & done; sleep 0.5; exit 0");
     let adopted = eventually(Duration::from_secs(10), || children_of(init).iter().filter(|c| c.1 == 'S').count() == 20);
     assert!(adopted, "the 20 orphans were not reparented to pause: its children are {:?}", children_of(init));
     let gone = eventually(Duration::from_secs(20), || children_of(init).is_empty());
-    assert!(gone, "left under pause: {:?}", children_of(init));
-    assert_eq!(zombies_of(init), 0);
+    assert!(gone, "left under pause (zombies are children too): {:?}", children_of(init));
+    let used = cpu_ticks(init) - cpu;
+    assert!(used <= 1, "pause used {used} clock ticks for 40 orphans");
 }
 
 /// A pod with this image as infra (net, ipc, uts and pid shared): pause is PID 1 for the other
@@ -149,42 +146,32 @@ fn orphans_are_adopted_and_reaped(init: u32, run_in_pod: &dyn Fn(&str)) {
 fn pod_infra_holds_the_namespaces_and_reaps() {
     images();
     let bb = busybox();
-    let pod = format!("pause-test-pod-{}", std::process::id());
-    podman().ok(["pod", "create", "--name", &pod, "--infra-image", &list_name(), "--share", "net,ipc,uts,pid"]);
-    podman().ok(["pod", "start", &pod]);
-    let infra = podman().ok(["pod", "inspect", "--format", "{{.InfraContainerID}}", &pod]).trim().to_string();
-    let result = std::panic::catch_unwind(|| {
-        let ps = podman().ok(["run", "--rm", "--pod", &pod, bb, "ps", "-o", "pid,user,args"]);
-        let pid1 = ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or_else(|| panic!("no PID 1 in:\n{ps}"));
-        assert!(pid1.trim_end().ends_with("/pause"), "PID 1 of the pod is not /pause:\n{ps}");
+    let pod = podman().pod_create(&format!("pause-test-pod-{}", std::process::id()), &["--infra-image", &list_name(), "--share", "net,ipc,uts,pid"]);
+    podman().ok(["pod", "start", &pod.name]);
+    let infra = podman().infra_of(&pod.name);
+    let ps = podman().ok(["run", "--rm", "--pod", &pod.name, bb, "ps", "-o", "pid,user,args"]);
+    let pid1 = ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or_else(|| panic!("no PID 1 in:\n{ps}"));
+    assert!(pid1.trim_end().ends_with("/pause"), "PID 1 of the pod is not /pause:\n{ps}");
 
-        // Orphans come from `podman exec` into a running container: a container that ends takes
-        // its leftover processes with it (its cgroup is killed), which would prove nothing.
-        let worker = podman().ok(["run", "-d", "--pod", &pod, bb, "sleep", "600"]);
-        let init = podman().running_pid(&infra);
-        orphans_are_adopted_and_reaped(init, &|script| {
-            podman().ok(["exec", worker.trim(), "sh", "-c", script]);
-        });
-
-        let server = podman().ok(["run", "-d", "--pod", &pod, bb, "sh", "-c", "echo hello-from-the-pod | nc -l -p 8765"]);
-        let got = (0..50)
-            .find_map(|_| {
-                let out = podman().run(["run", "--rm", "--pod", &pod, bb, "nc", "127.0.0.1", "8765"]);
-                let reply = text(&out.stdout);
-                if reply.contains("hello-from-the-pod") { Some(reply) } else { std::thread::sleep(Duration::from_millis(100)); None }
-            })
-            .expect("the client never reached the server over 127.0.0.1");
-        assert_eq!(got.trim(), "hello-from-the-pod");
-        let _ = podman().run(["rm", "--force", server.trim()]);
+    // Orphans come from `podman exec` into a running container: a container that ends takes
+    // its leftover processes with it (its cgroup is killed), which would prove nothing.
+    let worker = podman().ok(["run", "-d", "--pod", &pod.name, bb, "sleep", "600"]);
+    let init = podman().running_pid(&infra);
+    orphans_are_adopted_and_reaped(init, &|script| {
+        podman().ok(["exec", worker.trim(), "sh", "-c", script]);
     });
-    let stop = podman().run(["pod", "stop", "--time", "10", &pod]);
-    let code = podman().ok(["inspect", "--format", "{{.State.ExitCode}}", &infra]);
-    let _ = podman().run(["pod", "rm", "--force", &pod]);
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
-    assert!(stop.status.success(), "{}", text(&stop.stderr));
-    assert_eq!(code.trim(), "0", "pause did not exit 0 when the pod stopped");
+
+    podman().ok(["run", "-d", "--pod", &pod.name, bb, "sh", "-c", "echo hello-from-the-pod | nc -l -p 8765"]);
+    let got = (0..50)
+        .find_map(|_| {
+            let out = podman().run(["run", "--rm", "--pod", &pod.name, bb, "nc", "127.0.0.1", "8765"]);
+            let reply = text(&out.stdout);
+            if reply.contains("hello-from-the-pod") { Some(reply) } else { std::thread::sleep(Duration::from_millis(100)); None }
+        })
+        .expect("the client never reached the server over 127.0.0.1");
+    assert_eq!(got.trim(), "hello-from-the-pod");
+    podman().ok(["pod", "stop", "--time", "10", &pod.name]);
+    assert_eq!(podman().exit_code(&infra), 0, "pause did not exit 0 when the pod stopped");
 }
 
 /// The Kubernetes way: `podman kube play` of a Pod with shareProcessNamespace and two containers,
@@ -202,27 +189,20 @@ fn kube_play_pod_with_shared_pid_namespace() {
     std::fs::write(&file, yaml).unwrap();
     // podman kube play has no --infra-image: it takes the infra image from containers.conf.
     let kube = podman().with_conf_lines("kube", &format!("[engine]\ninfra_image = \"{}\"", list_name()));
-    kube.ok(["kube", "play", file.to_str().unwrap()]);
-    let infra = kube.ok(["pod", "inspect", "--format", "{{.InfraContainerID}}", &name]).trim().to_string();
-    let result = std::panic::catch_unwind(|| {
-        let image = kube.ok(["inspect", "--format", "{{.ImageName}}", &infra]);
-        assert_eq!(image.trim(), list_name(), "the infra container is not this image");
-        let one = format!("{name}-one");
-        let ps = kube.ok(["exec", &one, "ps", "-o", "pid,args"]);
-        let pid1 = ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or_else(|| panic!("no PID 1 in:\n{ps}"));
-        assert!(pid1.trim_end().ends_with("/pause"), "PID 1 is not /pause:\n{ps}");
-        let init = podman().running_pid(&infra);
-        orphans_are_adopted_and_reaped(init, &|script| {
-            kube.ok(["exec", &one, "sh", "-c", script]);
-        });
+    let pod = kube.kube_play(file.to_str().unwrap(), &name);
+    let infra = kube.infra_of(&pod.name);
+    let image = kube.ok(["inspect", "--format", "{{.ImageName}}", &infra]);
+    assert_eq!(image.trim(), list_name(), "the infra container is not this image");
+    let one = format!("{name}-one");
+    let ps = kube.ok(["exec", &one, "ps", "-o", "pid,args"]);
+    let pid1 = ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or_else(|| panic!("no PID 1 in:\n{ps}"));
+    assert!(pid1.trim_end().ends_with("/pause"), "PID 1 is not /pause:\n{ps}");
+    let init = kube.running_pid(&infra);
+    orphans_are_adopted_and_reaped(init, &|script| {
+        kube.ok(["exec", &one, "sh", "-c", script]);
     });
-    let down = kube.run(["kube", "down", file.to_str().unwrap()]);
+    kube.ok(["kube", "down", file.to_str().unwrap()]);
     let left = kube.run(["pod", "exists", &name]);
-    if let Err(e) = result {
-        let _ = kube.run(["pod", "rm", "--force", &name]);
-        std::panic::resume_unwind(e);
-    }
-    assert!(down.status.success(), "kube down: {}", text(&down.stderr));
     assert!(!left.status.success(), "the pod is still there after kube down");
 }
 
@@ -231,20 +211,19 @@ fn kube_play_pod_with_shared_pid_namespace() {
 /// qemu directly instead.
 #[test]
 fn foreign_arch_images_run_under_emulation() {
-    for i in images().iter().filter(|i| i.arch != "amd64") {
-        let arch = arch_of(i.arch);
-        let qemu = arch.qemu.unwrap().trim_end_matches("-static").trim_start_matches("qemu-");
-        let binfmt = std::path::Path::new("/proc/sys/fs/binfmt_misc").join(format!("qemu-{qemu}"));
+    for i in images() {
+        let Some(qemu) = &i.arch.qemu else { continue };
+        let binfmt = std::path::Path::new("/proc/sys/fs/binfmt_misc").join(qemu.binfmt);
         let registered = std::fs::read_to_string(&binfmt).is_ok_and(|b| b.starts_with("enabled"));
         let out = if registered {
-            podman().run(["run", "--rm", "--platform", platform(arch), &image_name(arch), "-v"])
+            podman().run(["run", "--rm", "--platform", i.arch.platform, &image_name(i.arch), "-v"])
         } else {
-            println!("{}: no binfmt_misc handler for qemu-{qemu} on this machine: running the image's /pause under {} instead", i.arch, arch.qemu.unwrap());
-            let extracted = repo_root().join(format!("target/images/pause-from-image-{}", i.arch));
+            println!("{}: no binfmt_misc handler {} on this machine: running the image's /pause under {} instead", i.arch.name, qemu.binfmt, qemu.binary);
+            let extracted = repo_root().join(format!("target/images/pause-from-image-{}", i.arch.name));
             std::fs::write(&extracted, layer_file(&i.layer_path, "pause")).unwrap();
             std::fs::set_permissions(&extracted, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-            std::process::Command::new(arch.qemu.unwrap()).arg(&extracted).arg("-v").output().unwrap()
+            std::process::Command::new(qemu.binary).arg(&extracted).arg("-v").output().unwrap()
         };
-        assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), version_line()), "{}: {}", i.arch, text(&out.stderr));
+        assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), version_line()), "{}: {}", i.arch.name, text(&out.stderr));
     }
 }

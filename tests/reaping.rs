@@ -1,6 +1,6 @@
 //! Reaping: nothing that dies in pause's care stays a zombie, and reaping costs pause no wake-up.
 //! The harness forks the children and then execs pause, so they become pause's own children.
-use pause_tests::*;
+use pause_tests::prelude::*;
 use std::time::Duration;
 
 /// 10,000 children natively, 200 under emulation (qemu-user is slow to start each one).
@@ -9,10 +9,7 @@ fn how_many(arch: &Arch) -> usize {
 }
 
 fn pause_with_children(arch: &'static Arch, mode: &str) -> Running {
-    let mut cmd = harness();
-    cmd.args([mode, &how_many(arch).to_string(), "--"]).args(pause_argv(arch));
-    let p = Running::asleep(cmd);
-    p
+    asleep(harness(&[mode, &how_many(arch).to_string()], &pause_argv(arch)))
 }
 
 fn stops_cleanly(mut p: Running) {
@@ -48,13 +45,12 @@ for_each_arch! {
     /// its voluntary context switches do not grow with the number of dead children.
     fn children_dying_later_cost_no_wake_up(arch) {
         let p = pause_with_children(arch, "late-children");
-        let switches = || -> u64 { status_field(p.pid, "voluntary_ctxt_switches").unwrap().parse().unwrap() };
-        let before = switches();
+        let before = voluntary_switches(p.pid);
         let alive = children_of(p.pid).len();
         assert!(alive > how_many(arch) / 2, "only {alive} children were still alive when pause slept: the test proves nothing");
         let gone = eventually(Duration::from_secs(30), || children_of(p.pid).is_empty());
         assert!(gone, "{} children left, {} of them zombies", children_of(p.pid).len(), zombies_of(p.pid));
-        let woke = switches() - before;
+        let woke = voluntary_switches(p.pid) - before;
         assert!(woke <= 2, "pause woke {woke} times (from {before}) while {alive} children died");
         stops_cleanly(p);
     }

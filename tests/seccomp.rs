@@ -1,43 +1,49 @@
 //! The shipped seccomp profile (seccomp.json) admits every behaviour of pause, and pause makes no
 //! syscall outside it: natively under podman and under a kill-on-anything-else filter, and on the
 //! four emulated arches by tracing the guest's syscalls.
-use pause_tests::image::*;
+use pause_tests::image::{image_name, images};
+use pause_tests::podman::Podman;
+use pause_tests::prelude::*;
 use pause_tests::seccomp::*;
-use pause_tests::*;
+use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::Duration;
 
-/// The harness, set to exec its command under a filter that allows pause's own syscalls on amd64
-/// (plus execve, for the exec itself) and kills the process on any other.
-fn strict(errno_for: &[&str]) -> Command {
-    let allow: Vec<String> = allowed("amd64", false).iter().map(|n| x86_64_number(n).to_string()).collect();
-    let errno: Vec<String> = errno_for.iter().map(|n| x86_64_number(n).to_string()).collect();
-    let mut cmd = harness();
-    cmd.env("PAUSE_HARNESS_SECCOMP_ALLOW", allow.join(",")).env("PAUSE_HARNESS_SECCOMP_ERRNO", errno.join(","));
-    cmd
+/// The harness in `mode`, set to exec `cmd` under a filter that allows pause's own syscalls on
+/// amd64 (plus execve, for the exec itself) and kills the process on any other; `errno_for`
+/// entries ("name", or "name:first-argument") fail with EPERM instead.
+fn strict<S: AsRef<str>>(mode: &[&str], cmd: &[S], errno_for: &[String]) -> Command {
+    let allow: Vec<String> = allowed(&AMD64, false).iter().map(|n| x86_64_number(n).to_string()).collect();
+    let errno: Vec<String> = errno_for
+        .iter()
+        .map(|e| match e.split_once(':') {
+            Some((name, arg)) => format!("{}:{arg}", x86_64_number(name)),
+            None => x86_64_number(e).to_string(),
+        })
+        .collect();
+    let mut c = harness(mode, cmd);
+    c.env("PAUSE_HARNESS_SECCOMP_ALLOW", allow.join(",")).env("PAUSE_HARNESS_SECCOMP_ERRNO", errno.join(","));
+    c
 }
 
-fn sig_of(status: std::process::ExitStatus) -> Option<i32> {
-    std::os::unix::process::ExitStatusExt::signal(&status)
+fn pause_amd64() -> [String; 1] {
+    [binary(&AMD64).to_string_lossy().into_owned()]
 }
 
 /// The strict filter really kills: /bin/true (a libc program) dies of SIGSYS under it.
 #[test]
 fn the_strict_filter_kills_any_other_syscall() {
-    let mut cmd = strict(&[]);
-    cmd.args(["exec", "--", "/bin/true"]);
-    let out = run_to_end(cmd);
-    assert_eq!(sig_of(out.status), Some(31), "expected SIGSYS, got {:?}", out.status);
+    let out = run_to_end(strict(&["exec"], &["/bin/true"], &[]));
+    assert_eq!(out.status.signal(), Some(SIGSYS), "expected SIGSYS, got {:?}", out.status);
 }
 
 /// Under the strict filter: -v, the warning, SIGTERM and SIGINT, reaping inherited children and
 /// zombies, closed stdout: everything works and nothing is killed.
 #[test]
 fn every_behaviour_under_a_kill_filter_of_the_profile() {
-    let bin = binary(&AMD64);
     let run = |mode: &[&str], args: &[&str]| {
-        let mut cmd = strict(&[]);
-        cmd.args(mode).arg("--").arg(&bin).args(args);
+        let mut cmd = strict(mode, &pause_amd64(), &[]);
+        cmd.args(args);
         cmd
     };
     let out = run_to_end(run(&["exec"], &["-V"]));
@@ -49,7 +55,7 @@ fn every_behaviour_under_a_kill_filter_of_the_profile() {
         assert_eq!(text(&out.stderr), format!("{WARNING}{line}"));
     }
     for mode in ["children", "zombies"] {
-        let p = Running::asleep(run(&[mode, "2000"], &[]));
+        let p = asleep(run(&[mode, "2000"], &[]));
         assert!(eventually(Duration::from_secs(30), || children_of(p.pid).is_empty()), "{mode}: children left");
         p.signal(SIGTERM);
         let out = p.finish();
@@ -61,11 +67,21 @@ fn every_behaviour_under_a_kill_filter_of_the_profile() {
 /// the CPU, it exits 42, as pause.c would after its loop.
 #[test]
 fn exits_42_when_the_sleep_is_denied() {
-    let mut cmd = strict(&["pause"]);
-    cmd.args(["exec", "--"]).arg(binary(&AMD64));
-    let out = run_to_end(cmd);
+    let out = run_to_end(strict(&["exec"], &pause_amd64(), &["pause".into()]));
     assert_eq!(out.status.code(), Some(42), "{:?}", out.status);
     assert_eq!(text(&out.stderr), WARNING);
+}
+
+/// Installing a signal action refused (EPERM from the filter, for that one signal): pause exits at
+/// once with pause.c's code, 1 for SIGINT, 2 for SIGTERM, and 3 for SIGCHLD (SIG_IGN), after the
+/// warning and before it ever sleeps.
+#[test]
+fn exits_1_2_or_3_when_a_signal_action_is_refused() {
+    for (sig, code) in [(SIGINT, 1), (SIGTERM, 2), (SIGCHLD, 3)] {
+        let out = run_to_end(strict(&["exec"], &pause_amd64(), &[format!("rt_sigaction:{sig}")]));
+        assert_eq!(out.status.code(), Some(code), "rt_sigaction({sig}) refused: {:?}", out.status);
+        assert_eq!((text(&out.stdout), text(&out.stderr)), (String::new(), WARNING.to_string()), "rt_sigaction({sig}) refused");
+    }
 }
 
 /// The podman options that run a container under the shipped profile, with no-new-privileges
@@ -89,25 +105,21 @@ fn the_profile_works_under_podman() {
     assert_eq!(podman.ok(&args), version_line());
 
     for (how, line) in [("stop", SHUTDOWN_TERM), ("kill", SHUTDOWN_INT)] {
-        let name = format!("pause-test-seccomp-{how}-{}", std::process::id());
-        let mut args = vec!["run", "-d", "--name", name.as_str()];
-        args.extend(opts.iter().map(String::as_str));
+        let mut args: Vec<&str> = opts.iter().map(String::as_str).collect();
         args.push(image.as_str());
-        podman.ok(&args);
-        let pid = podman.running_pid(&name);
+        let c = podman.run_detached(&format!("pause-test-seccomp-{how}-{}", std::process::id()), &args);
+        let pid = podman.running_pid(&c.name);
         wait_until_asleep(pid);
         let seccomp = status_field(pid, "Seccomp").unwrap();
         assert_eq!(seccomp, "2", "pause is not running under a seccomp filter");
         if how == "stop" {
-            podman.ok(["stop", &name]);
+            podman.ok(["stop", &c.name]);
         } else {
-            podman.ok(["kill", "--signal", "INT", &name]);
-            podman.ok(["wait", &name]);
+            podman.ok(["kill", "--signal", "INT", &c.name]);
+            podman.ok(["wait", &c.name]);
         }
-        let code = podman.ok(["inspect", "--format", "{{.State.ExitCode}}", &name]);
-        let logs = podman.run(["logs", &name]);
-        let _ = podman.run(["rm", "--force", &name]);
-        assert_eq!(code.trim(), "0", "{how}");
+        assert_eq!(podman.exit_code(&c.name), 0, "{how}");
+        let logs = podman.run(["logs", &c.name]);
         assert_eq!(text(&logs.stdout) + &text(&logs.stderr), line, "{how}");
     }
 }
@@ -156,15 +168,11 @@ fn the_profile_starts_reliably_on_a_busy_machine() {
 /// children for it, sends `sig` once it sleeps (if any), and returns the guest syscall names.
 fn traced(arch: &'static Arch, harness_mode: Option<&str>, args: &[&str], sig: Option<i32>) -> Vec<String> {
     let log = repo_root().join(format!("target/strace-{}-{}-{}.log", arch.name, std::process::id(), args.len() + sig.unwrap_or(0) as usize + harness_mode.map_or(0, |_| 100)));
-    let qemu = arch.qemu.unwrap();
+    let qemu = arch.qemu.as_ref().unwrap().binary;
     let mut argv: Vec<String> = vec![qemu.into(), "-d".into(), "strace".into(), "-D".into(), log.display().to_string(), binary(arch).display().to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
     let mut cmd = match harness_mode {
-        Some(mode) => {
-            let mut c = harness();
-            c.args([mode, "50", "--"]).args(&argv);
-            c
-        }
+        Some(mode) => harness(&[mode, "50"], &argv),
         None => {
             let mut c = Command::new(&argv[0]);
             c.args(&argv[1..]);
@@ -206,7 +214,7 @@ fn traced_syscalls_of_the_emulated_arches_are_all_in_the_profile() {
         for must in ["write", "exit_group", "getpid", "rt_sigaction", "wait4"] {
             assert!(seen.iter().any(|s| s == must), "{}: the trace has no {must}: {seen:?}", arch.name);
         }
-        let allowed = allowed(arch.name, false);
+        let allowed = allowed(arch, false);
         let stray: Vec<&String> = seen.iter().filter(|s| !allowed.contains(s)).collect();
         assert!(stray.is_empty(), "{}: pause made {stray:?}, which seccomp.json does not allow there (it allows {allowed:?})", arch.name);
         println!("{}: {seen:?}", arch.name);

@@ -1,13 +1,15 @@
 //! images: builds the five binaries with cargo and the five pause images with podman from the
 //! Containerfile, assembles the manifest list localhost/pause:<version>, and prints a size table.
 //!
-//!   cargo run -q -p pause-tests --bin images
-//!   cargo run -q -p pause-tests --bin images -- --oci-dir DIR        # also write an OCI layout
-//!   cargo run -q -p pause-tests --bin images -- --oci-archive FILE   # or an oci-archive tarball
+//!   bash tests/tool images
+//!   bash tests/tool images --oci-dir DIR        # also write an OCI layout
+//!   bash tests/tool images --oci-archive FILE   # or an oci-archive tarball
 //!
 //! Builds are reproducible (--timestamp 0, no history): the same source gives the same digests.
 //! It uses podman as you have it set up (CONTAINERS_CONF and the like are honoured).
+use pause_tests::cargo::version;
 use pause_tests::image::*;
+use pause_tests::podman::Podman;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,7 +29,7 @@ fn main() {
     print!("{}", image_table(&images));
     println!("manifest list: {}", list_name());
     for i in &images {
-        println!("{}: {} (manifest {})", image_name(pause_tests::ARCHES.iter().find(|a| a.name == i.arch).unwrap()), i.id, i.manifest_digest);
+        println!("{}: {} (manifest {})", image_name(i.arch), i.id, i.manifest_digest);
     }
     for dest in exports {
         export_list(&podman, &dest);

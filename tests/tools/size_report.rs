@@ -1,12 +1,12 @@
 //! size-report: builds the five release binaries and prints, per arch, their size and where the
 //! bytes go (headers, code, strings, padding) next to the budget.
 //!
-//!   cargo run -q -p pause-tests --bin size-report > sizes.txt
-//!   cargo run -q -p pause-tests --bin size-report -- --compare sizes.txt
+//!   bash tests/tool size-report > sizes.txt
+//!   bash tests/tool size-report --compare sizes.txt
 //!
 //! With --compare FILE (an earlier report) it also prints the change per arch and exits 1 if any
 //! binary grew. It exits 2 if any binary is over its budget.
-use pause_tests::*;
+use pause_tests::size::*;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,19 +23,19 @@ fn main() {
             std::process::exit(64)
         }
     };
-    print!("{}", size_table(&previous));
-    let grew: Vec<String> = previous
+    let rows = breakdowns();
+    print!("{}", size_table(&rows, &previous));
+    let grew: Vec<String> = rows
         .iter()
-        .filter_map(|(name, old)| {
-            let arch = ARCHES.iter().find(|a| &a.name == name)?;
-            let now = breakdown(arch).total;
-            (now > *old).then(|| format!("{name} grew from {old} to {now} bytes"))
+        .filter_map(|b| {
+            let (_, old) = previous.iter().find(|(a, _)| *a == b.arch)?;
+            (b.total > *old).then(|| format!("{} grew from {old} to {} bytes", b.arch.name, b.total))
         })
         .collect();
-    let over: Vec<String> = ARCHES
+    let over: Vec<String> = rows
         .iter()
-        .filter(|a| breakdown(a).total > a.max_bytes)
-        .map(|a| format!("{} is over its budget of {} bytes", a.name, a.max_bytes))
+        .filter(|b| b.over_budget())
+        .map(|b| format!("{} is over its budget of {} bytes", b.arch.name, b.arch.max_bytes))
         .collect();
     for line in grew.iter().chain(&over) {
         eprintln!("size-report: {line}");

@@ -1,12 +1,13 @@
 //! bench: pause against the usual container inits, on this machine, in one run.
 //!
-//!   cargo run -q -p pause-tests --bin bench            (as root; takes about 5 minutes)
+//!   bash tests/tool bench            (as root; takes about 5 minutes)
 //!
 //! Peers (Debian packages): tini-static, catatonit -P, dumb-init. Each runs as PID 1 of its own
 //! PID namespace (`unshare --pid --fork`), the way a pod's infra process runs; tini and dumb-init
 //! need a child to supervise, so they get `sleep infinity` (not counted in their figures).
 //! Figures are medians of repeated runs; "x best peer" is pause's figure over the best peer's.
-use pause_tests::*;
+use pause_tests::prelude::*;
+use pause_tests::tools::storm_argv;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -21,12 +22,7 @@ struct Tool {
 }
 
 fn which(name: &str) -> String {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} is not installed: apt-get install tini catatonit dumb-init"))
-        .to_string_lossy()
-        .into_owned()
+    require(name, "apt-get install tini catatonit dumb-init").to_string_lossy().into_owned()
 }
 
 fn tools() -> Vec<Tool> {
@@ -89,9 +85,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// CPU (µs) and voluntary context switches of the tool as PID 1 while `n` orphans are made and
 /// die in its namespace (in bursts of 500), from its exec to the end of the storm.
 fn storm(tool: &Tool, n: usize) -> (f64, f64) {
-    let mut argv: Vec<String> = vec![harness().get_program().to_string_lossy().into(), "storm".into(), n.to_string(), "500".into(), "--".into()];
-    argv.extend(tool.argv.iter().cloned());
-    let p = Pid1::start(&argv);
+    let p = Pid1::start(&storm_argv(n, 500, &tool.argv));
     // The storm is under way (more than the tool and the generator), then it has ended.
     assert!(eventually(Duration::from_secs(30), || pid_namespace_members(p.init).len() > tool.idle_members + 2), "no storm seen");
     p.settle(tool.idle_members);

@@ -1,116 +1,10 @@
-//! Building the pause images with podman from the Containerfile, and reading what they hold.
-use crate::{binary, repo_root, text, Arch, ARCHES};
+//! The pause images: built with podman from the Containerfile, weighed, and read back.
+use crate::arch::{Arch, ARCHES};
+use crate::cargo::{binary, package_field, package_field_opt, repo_root, version};
+use crate::podman::Podman;
+use crate::process::text;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// How to run podman: the user's own setup (the images command), or the tests' throwaway one.
-#[derive(Clone, Default)]
-pub struct Podman {
-    env: Vec<(String, PathBuf)>,
-}
-
-impl Podman {
-    /// podman as the user has it set up.
-    pub fn user() -> Podman {
-        Podman::default()
-    }
-
-    /// podman with tests/podman/containers.conf and storage.conf (runc, cgroupfs, rlimits this
-    /// machine allows, vfs storage under /var/tmp/pause-tests): nothing touches the user's setup.
-    pub fn for_tests() -> Podman {
-        let dir = repo_root().join("tests/podman");
-        Podman { env: vec![("CONTAINERS_CONF".into(), dir.join("containers.conf")), ("CONTAINERS_STORAGE_CONF".into(), dir.join("storage.conf"))] }
-    }
-
-    /// The same, with a containers.conf that extends the tests' one with `extra` lines.
-    pub fn with_conf_lines(&self, name: &str, extra: &str) -> Podman {
-        let mut p = self.clone();
-        if let Some(conf) = p.env.iter_mut().find(|(k, _)| k == "CONTAINERS_CONF") {
-            let base = std::fs::read_to_string(&conf.1).unwrap();
-            let path = repo_root().join("target").join(format!("containers-{name}.conf"));
-            std::fs::write(&path, merge_conf(&base, extra)).unwrap();
-            conf.1 = path;
-        }
-        p
-    }
-
-    pub fn cmd<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> Command {
-        let mut c = self.other("podman");
-        c.args(args);
-        c
-    }
-
-    /// Another containers tool (buildah, skopeo) with the same configuration.
-    pub fn other(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.envs(self.env.iter().map(|(k, v)| (k, v)));
-        c
-    }
-
-    /// Runs podman with `args`; panics with its stderr if it fails. Returns stdout.
-    pub fn ok<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> String {
-        let mut c = self.cmd(args);
-        let out = c.output().unwrap_or_else(|e| panic!("cannot run podman ({e}): install it (bash tests/run does)"));
-        assert!(out.status.success(), "{c:?} failed: {}{}", text(&out.stderr), text(&out.stdout));
-        text(&out.stdout)
-    }
-
-    pub fn run<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> Output {
-        self.cmd(args).output().expect("podman")
-    }
-
-    /// The host pid of a container's init. Fails, with its status, exit code and log, if the
-    /// container is not running (podman reports pid 0 then).
-    pub fn running_pid(&self, container: &str) -> u32 {
-        let state = self.ok(["inspect", "--format", "{{.State.Pid}} {{.State.Status}} {{.State.ExitCode}}", container]);
-        let pid: u32 = state.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if pid == 0 {
-            let logs = self.run(["logs", container]);
-            panic!("container {container} is not running (pid, status, exit code: {}); its log: {}{}", state.trim(), text(&logs.stdout), text(&logs.stderr));
-        }
-        pid
-    }
-}
-
-/// Puts `extra` lines into the matching [table] sections of a containers.conf.
-fn merge_conf(base: &str, extra: &str) -> String {
-    let mut out = String::new();
-    let mut pending: Vec<(String, Vec<&str>)> = Vec::new();
-    for line in extra.lines().filter(|l| !l.trim().is_empty()) {
-        if let Some(t) = line.strip_prefix('[') {
-            pending.push((t.trim_end_matches(']').to_string(), Vec::new()));
-        } else {
-            pending.last_mut().expect("extra lines start with a [table]").1.push(line);
-        }
-    }
-    for line in base.lines() {
-        out.push_str(line);
-        out.push('\n');
-        if let Some(t) = line.strip_prefix('[').map(|t| t.trim_end_matches(']')) {
-            for (name, lines) in &pending {
-                if name == t {
-                    for l in lines {
-                        out.push_str(l);
-                        out.push('\n');
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// A field of the top-level Cargo.toml's [package].
-pub fn package_field(key: &str) -> String {
-    let toml = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
-    toml.lines()
-        .find_map(|l| l.strip_prefix(key)?.trim_start().strip_prefix('=').map(|v| v.trim().trim_matches('"').to_string()))
-        .unwrap_or_else(|| panic!("no {key} in Cargo.toml"))
-}
-
-pub fn version() -> String {
-    package_field("version")
-}
+use std::process::Command;
 
 /// The multi-arch manifest list: localhost/pause:<version>.
 pub fn list_name() -> String {
@@ -122,22 +16,10 @@ pub fn image_name(arch: &Arch) -> String {
     format!("localhost/pause:{}-{}", version(), arch.name)
 }
 
-/// The OCI platform of `arch` (what --platform takes).
-pub fn platform(arch: &Arch) -> &'static str {
-    match arch.name {
-        "amd64" => "linux/amd64",
-        "arm" => "linux/arm/v7",
-        "arm64" => "linux/arm64",
-        "ppc64le" => "linux/ppc64le",
-        "s390x" => "linux/s390x",
-        other => panic!("no platform for {other}"),
-    }
-}
-
 /// What one arch's image is and weighs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
-    pub arch: &'static str,
+    pub arch: &'static Arch,
     /// Image ID: the digest of its config.
     pub id: String,
     /// Digest of its OCI manifest (gzip layer), as pushed.
@@ -162,13 +44,17 @@ impl Image {
 
 /// The build flags for `arch`'s image from the Containerfile, the same for podman and buildah:
 /// reproducible (--timestamp 0, no history, no build-tool label, --no-cache) and labelled from
-/// Cargo.toml. The build context is target/images/context (bin/pause-linux-<arch>).
+/// Cargo.toml; the source label only when Cargo.toml names a repository (no placeholder ships).
+/// The build context is target/images/context (bin/pause-linux-<arch>).
 pub fn reproducible_build_args(arch: &Arch) -> Vec<String> {
-    let mut args: Vec<String> = ["--no-cache", "--timestamp", "0", "--omit-history", "--identity-label=false", "--platform", platform(arch)]
+    let mut args: Vec<String> = ["--no-cache", "--timestamp", "0", "--omit-history", "--identity-label=false", "--platform", arch.platform]
         .map(String::from)
         .to_vec();
-    for (arg, field) in [("VERSION", "version"), ("SOURCE", "repository"), ("LICENSES", "license")] {
+    for (arg, field) in [("VERSION", "version"), ("LICENSES", "license")] {
         args.extend(["--build-arg".into(), format!("{arg}={}", package_field(field))]);
+    }
+    if let Some(source) = package_field_opt("repository") {
+        args.extend(["--label".into(), format!("org.opencontainers.image.source={source}")]);
     }
     args.extend(["--file".into(), repo_root().join("Containerfile").display().to_string()]);
     args
@@ -220,7 +106,7 @@ fn weigh(podman: &Podman, arch: &'static Arch) -> Image {
     let id = podman.ok(["image", "inspect", "--format", "{{.Id}}", &name]).trim().to_string();
     let podman_size = size_after_pull(podman, &dir, &id);
     Image {
-        arch: arch.name,
+        arch,
         id,
         manifest_digest,
         binary: std::fs::metadata(binary(arch)).unwrap().len(),
@@ -283,7 +169,7 @@ pub fn json_digests(json: &str) -> Vec<(String, u64)> {
 pub fn image_table(images: &[Image]) -> String {
     let mut out = format!("{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n", "arch", "binary", "layer-tar", "layer-gzip", "manifest", "config", "on-the-wire", "podman-size");
     for i in images {
-        out += &format!("{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n", i.arch, i.binary, i.layer_tar, i.layer_gzip, i.manifest, i.config, i.on_the_wire(), i.podman_size);
+        out += &format!("{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n", i.arch.name, i.binary, i.layer_tar, i.layer_gzip, i.manifest, i.config, i.on_the_wire(), i.podman_size);
     }
     out
 }

@@ -12,11 +12,16 @@
 //!   harness storm TOTAL BURST -- CMD...  fork a generator, exec CMD at once (run it as PID 1):
 //!                                     the generator makes TOTAL orphans in bursts of BURST (a
 //!                                     leader forks BURST children that exit at once, then exits
-//!                                     itself), then exits
+//!                                     itself), then exits. It runs as uid STORM_UID with
+//!                                     RLIMIT_NPROC STORM_MAX_PROCESSES: when forks fail (nobody
+//!                                     reaps), it says so on stderr and stops.
 //!
 //! With PAUSE_HARNESS_SECCOMP_ALLOW=NR,NR,... the last step before the exec installs a seccomp
 //! filter (no_new_privs, x86_64 only) that allows exactly those syscall numbers and kills the
-//! process on any other; PAUSE_HARNESS_SECCOMP_ERRNO=NR,... makes those fail with EPERM instead.
+//! process on any other; PAUSE_HARNESS_SECCOMP_ERRNO=NR,NR:ARG0,... makes those fail with EPERM
+//! instead (NR:ARG0: only when the first argument is ARG0, e.g. rt_sigaction of one signal).
+use pause_tests::process::which;
+use pause_tests::tools::{STORM_MAX_PROCESSES, STORM_UID};
 use std::ffi::{CString, c_char, c_int};
 use std::{env, ptr, thread, time::Duration};
 
@@ -26,6 +31,10 @@ unsafe extern "C" {
     fn waitid(idtype: c_int, id: u32, infop: *mut u8, options: c_int) -> c_int;
     fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
     fn prctl(option: c_int, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> c_int;
+    fn setgroups(size: usize, list: *const u32) -> c_int;
+    fn setgid(gid: u32) -> c_int;
+    fn setuid(uid: u32) -> c_int;
+    fn setrlimit(resource: c_int, rlim: *const [u64; 2]) -> c_int;
     fn syscall(nr: i64, ...) -> i64;
     fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
     static environ: *const *const c_char;
@@ -61,10 +70,18 @@ fn main() {
         "storm" => {
             let (total, burst) = (count(), mode[2].parse::<usize>().expect("BURST"));
             if spawn(None) == 0 {
-                for _ in 0..total.div_ceil(burst) {
-                    let leader = spawn(None);
+                limit_storm();
+                for made in (0..total).step_by(burst) {
+                    let leader = try_fork().unwrap_or_else(|e| storm_stops(made, e));
                     if leader == 0 {
-                        fork_children(burst, None);
+                        for _ in 0..burst {
+                            match try_fork() {
+                                // SAFETY: _exit ends this orphan-to-be at once.
+                                Ok(0) => unsafe { _exit(0) },
+                                Ok(_) => {}
+                                Err(e) => storm_stops(made, e),
+                            }
+                        }
                         // SAFETY: _exit ends the leader at once; its children are orphaned.
                         unsafe { _exit(0) }
                     }
@@ -88,15 +105,37 @@ fn main() {
     exec(cmd);
 }
 
+/// fork(2): 0 in the child, the child's pid in the parent.
+fn try_fork() -> std::io::Result<c_int> {
+    // SAFETY: the harness is single-threaded; every child only sleeps, forks and calls _exit.
+    let pid = unsafe { fork() };
+    if pid < 0 { Err(std::io::Error::last_os_error()) } else { Ok(pid) }
+}
+
 /// Forks one child; it sleeps for `delay` if given, then exits 0. Returns fork's result.
 fn spawn(delay: Option<Duration>) -> c_int {
-    // SAFETY: the child only sleeps and calls _exit, both async-signal-safe after fork.
-    let pid = unsafe { fork() };
-    assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
+    let pid = try_fork().unwrap_or_else(|e| panic!("fork failed: {e}"));
     if pid == 0 && delay.is_some() {
         thread::sleep(delay.unwrap());
     }
     pid
+}
+
+/// The storm generator's bound: its own uid, and at most STORM_MAX_PROCESSES processes of it.
+fn limit_storm() {
+    let limit = [STORM_MAX_PROCESSES as u64; 2];
+    const RLIMIT_NPROC: c_int = 6;
+    // SAFETY: plain integers and a pointer to a live rlimit pair; from root these drop every
+    // privilege (so the limit applies) and cannot fail for lack of one.
+    let ok = unsafe { setgroups(0, ptr::null()) == 0 && setgid(STORM_UID) == 0 && setrlimit(RLIMIT_NPROC, &limit) == 0 && setuid(STORM_UID) == 0 };
+    assert!(ok, "harness storm: cannot drop to uid {STORM_UID}: {}", std::io::Error::last_os_error());
+}
+
+/// A fork of the storm failed: nobody reaps its orphans. Say so and end this process.
+fn storm_stops(made: usize, e: std::io::Error) -> ! {
+    eprintln!("harness storm: fork failed after {made} orphans ({e}): they are not being reaped; stopping");
+    // SAFETY: _exit ends this forked process.
+    unsafe { _exit(1) }
 }
 
 fn fork_children(n: usize, delay: Option<Duration>) -> Vec<c_int> {
@@ -130,30 +169,32 @@ fn exec(cmd: &[String]) -> ! {
     let path = if cmd[0].contains('/') {
         std::path::PathBuf::from(&cmd[0])
     } else {
-        env::split_paths(&env::var_os("PATH").unwrap_or_default())
-            .map(|d| d.join(&cmd[0]))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| panic!("{} not found in PATH", cmd[0]))
+        which(&cmd[0]).unwrap_or_else(|| panic!("{} not found in PATH", cmd[0]))
     };
     let path = CString::new(path.to_str().unwrap()).unwrap();
     let args: Vec<CString> = cmd.iter().map(|a| CString::new(a.as_str()).unwrap()).collect();
     let mut argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(ptr::null());
     if let Ok(allow) = env::var("PAUSE_HARNESS_SECCOMP_ALLOW") {
-        install_seccomp(&numbers(&allow), &numbers(&env::var("PAUSE_HARNESS_SECCOMP_ERRNO").unwrap_or_default()));
+        let errno = env::var("PAUSE_HARNESS_SECCOMP_ERRNO").unwrap_or_default();
+        let errno: Vec<(u32, Option<u32>)> = errno.split(',').filter(|s| !s.is_empty()).map(|e| match e.split_once(':') {
+            Some((nr, arg)) => (number(nr), Some(number(arg))),
+            None => (number(e), None),
+        }).collect();
+        install_seccomp(&allow.split(',').filter(|s| !s.is_empty()).map(number).collect::<Vec<_>>(), &errno);
     }
     // SAFETY: NUL-terminated path and arguments, a NULL-terminated argv, the process's environment.
     unsafe { execve(path.as_ptr(), argv.as_ptr(), environ) };
     panic!("exec {cmd:?} failed: {}", std::io::Error::last_os_error());
 }
 
-fn numbers(list: &str) -> Vec<u32> {
-    list.split(',').filter(|s| !s.is_empty()).map(|n| n.parse().expect("syscall number")).collect()
+fn number(n: &str) -> u32 {
+    n.parse().unwrap_or_else(|_| panic!("{n:?} is not a number"))
 }
 
-/// A classic-BPF seccomp filter: x86_64 only; `errno` numbers fail with EPERM, `allow` numbers
-/// pass, anything else kills the process (SIGSYS).
-fn install_seccomp(allow: &[u32], errno: &[u32]) {
+/// A classic-BPF seccomp filter: x86_64 only; `errno` syscalls (with that first argument, if
+/// given) fail with EPERM, `allow` numbers pass, anything else kills the process (SIGSYS).
+fn install_seccomp(allow: &[u32], errno: &[(u32, Option<u32>)]) {
     #[repr(C)]
     struct Insn { code: u16, jt: u8, jf: u8, k: u32 }
     #[repr(C)]
@@ -165,25 +206,34 @@ fn install_seccomp(allow: &[u32], errno: &[u32]) {
     const KILL_PROCESS: u32 = 0x8000_0000;
     const ALLOW: u32 = 0x7fff_0000;
     const ERRNO_EPERM: u32 = 0x0005_0000 | 1;
+    const LD_NR: Insn = Insn { code: LD_W_ABS, jt: 0, jf: 0, k: 0 }; // seccomp_data.nr
+    const LD_ARG0: Insn = Insn { code: LD_W_ABS, jt: 0, jf: 0, k: 16 }; // low half of args[0] (little-endian)
     let mut f = vec![
         Insn { code: LD_W_ABS, jt: 0, jf: 0, k: 4 }, // seccomp_data.arch
-        Insn { code: JEQ_K, jt: 1, jf: 0, k: AUDIT_ARCH_X86_64 },
+        Insn { code: JEQ_K, jt: 1, jf: 0, k: AUDIT_ARCH_X86_64 }, // x86_64: skip the next
         Insn { code: RET_K, jt: 0, jf: 0, k: KILL_PROCESS },
-        Insn { code: LD_W_ABS, jt: 0, jf: 0, k: 0 }, // seccomp_data.nr
     ];
-    for (list, action) in [(errno, ERRNO_EPERM), (allow, ALLOW)] {
-        let n = list.len();
-        for (i, nr) in list.iter().enumerate() {
-            // On a match jump past the rest of this list to its return; else try the next.
-            f.push(Insn { code: JEQ_K, jt: (n - i) as u8, jf: 0, k: *nr });
+    for &(nr, arg) in errno {
+        f.push(LD_NR);
+        match arg {
+            Some(arg) => {
+                f.push(Insn { code: JEQ_K, jt: 0, jf: 3, k: nr }); // another syscall: skip this entry
+                f.push(LD_ARG0);
+                f.push(Insn { code: JEQ_K, jt: 0, jf: 1, k: arg }); // another argument: skip the return
+            }
+            None => f.push(Insn { code: JEQ_K, jt: 0, jf: 1, k: nr }), // another syscall: skip the return
         }
-        f.push(Insn { code: 0x05, jt: 0, jf: 0, k: 1 }); // BPF_JMP | BPF_JA: no match, skip the return
-        f.push(Insn { code: RET_K, jt: 0, jf: 0, k: action });
+        f.push(Insn { code: RET_K, jt: 0, jf: 0, k: ERRNO_EPERM });
+    }
+    f.push(LD_NR);
+    for &nr in allow {
+        f.push(Insn { code: JEQ_K, jt: 0, jf: 1, k: nr }); // another syscall: skip the return
+        f.push(Insn { code: RET_K, jt: 0, jf: 0, k: ALLOW });
     }
     f.push(Insn { code: RET_K, jt: 0, jf: 0, k: KILL_PROCESS });
     let prog = Prog { len: f.len() as u16, filter: f.as_ptr() };
     const PR_SET_NO_NEW_PRIVS: c_int = 38;
-    const SYS_SECCOMP: i64 = 317;
+    const SYS_SECCOMP: i64 = syscalls::x86_64::Sysno::seccomp as i64;
     const SECCOMP_SET_MODE_FILTER: i64 = 1;
     // SAFETY: plain integer arguments.
     assert_eq!(unsafe { prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, 0, "no_new_privs");

@@ -1,0 +1,125 @@
+//! The architectures pause ships for: one row each, holding every per-arch fact the tests and tools use.
+
+/// One architecture pause ships for. Everything else holds a `&'static Arch`, never its name.
+#[derive(Debug, PartialEq)]
+pub struct Arch {
+    /// The Kubernetes (and Go, and seccomp.json) name: amd64, arm, arm64, ppc64le, s390x.
+    pub name: &'static str,
+    /// The Rust target that builds it.
+    pub triple: &'static str,
+    /// The OCI platform, as `--platform` takes it: linux/<architecture>[/<variant>].
+    pub platform: &'static str,
+    /// How this (x86_64) machine runs it; None: natively.
+    pub qemu: Option<Qemu>,
+    /// What the ELF header and program headers must say.
+    pub elf: Elf,
+    /// Size budget of the release binary, in bytes (tests/binary.rs enforces it).
+    pub max_bytes: u64,
+}
+
+/// qemu-user for a foreign arch.
+#[derive(Debug, PartialEq)]
+pub struct Qemu {
+    /// The emulator binary (Debian's qemu-user-static).
+    pub binary: &'static str,
+    /// Its binfmt_misc entry, /proc/sys/fs/binfmt_misc/<binfmt> (and /usr/lib/binfmt.d/<binfmt>.conf).
+    pub binfmt: &'static str,
+}
+
+/// ELF facts of one arch's binary.
+#[derive(Debug, PartialEq)]
+pub struct Elf {
+    pub class64: bool,
+    pub big_endian: bool,
+    pub machine: u16,
+    /// e_flags the binary must carry (ppc64le: 2, the ELFv2 ABI; arm: EABI5 + hard-float).
+    pub flags: u32,
+    /// PT_LOAD alignment: the largest page size kernels of the arch use.
+    pub p_align: u64,
+}
+
+impl Arch {
+    /// The OCI architecture field (amd64, arm, ...).
+    pub fn oci_architecture(&self) -> &'static str {
+        self.platform.split('/').nth(1).unwrap()
+    }
+    /// The OCI variant field, if the platform has one (arm: v7).
+    pub fn oci_variant(&self) -> Option<&'static str> {
+        self.platform.split('/').nth(2)
+    }
+    /// Size of the ELF header plus the two program headers the linker script writes.
+    pub fn header_bytes(&self) -> u64 {
+        if self.elf.class64 { 64 + 2 * 56 } else { 52 + 2 * 32 }
+    }
+}
+
+const fn qemu(binary: &'static str, binfmt: &'static str) -> Option<Qemu> {
+    Some(Qemu { binary, binfmt })
+}
+
+pub const AMD64: Arch = Arch {
+    name: "amd64",
+    triple: "x86_64-unknown-linux-gnu",
+    platform: "linux/amd64",
+    qemu: None,
+    elf: Elf { class64: true, big_endian: false, machine: 62, flags: 0, p_align: 0x1000 },
+    max_bytes: 640,
+};
+pub const ARM: Arch = Arch {
+    name: "arm",
+    triple: "armv7-unknown-linux-gnueabihf",
+    platform: "linux/arm/v7",
+    qemu: qemu("qemu-arm-static", "qemu-arm"),
+    elf: Elf { class64: false, big_endian: false, machine: 40, flags: 0x0500_0400, p_align: 0x10000 },
+    max_bytes: 700,
+};
+pub const ARM64: Arch = Arch {
+    name: "arm64",
+    triple: "aarch64-unknown-linux-gnu",
+    platform: "linux/arm64",
+    qemu: qemu("qemu-aarch64-static", "qemu-aarch64"),
+    elf: Elf { class64: true, big_endian: false, machine: 183, flags: 0, p_align: 0x10000 },
+    max_bytes: 760,
+};
+pub const PPC64LE: Arch = Arch {
+    name: "ppc64le",
+    triple: "powerpc64le-unknown-linux-gnu",
+    platform: "linux/ppc64le",
+    qemu: qemu("qemu-ppc64le-static", "qemu-ppc64le"),
+    elf: Elf { class64: true, big_endian: false, machine: 21, flags: 2, p_align: 0x10000 },
+    max_bytes: 940,
+};
+pub const S390X: Arch = Arch {
+    name: "s390x",
+    triple: "s390x-unknown-linux-gnu",
+    platform: "linux/s390x",
+    qemu: qemu("qemu-s390x-static", "qemu-s390x"),
+    elf: Elf { class64: true, big_endian: true, machine: 22, flags: 0, p_align: 0x1000 },
+    max_bytes: 780,
+};
+
+/// Every arch, in the order of every table.
+pub const ARCHES: [&Arch; 5] = [&AMD64, &ARM, &ARM64, &PPC64LE, &S390X];
+
+/// The row named `name` (a Kubernetes arch name), if pause ships for it.
+pub fn by_name(name: &str) -> Option<&'static Arch> {
+    ARCHES.iter().copied().find(|a| a.name == name)
+}
+
+/// Expands one test body into one #[test] per architecture: `name::amd64`, `name::arm`, ...
+#[macro_export]
+macro_rules! for_each_arch {
+    ($(#[doc = $doc:literal])* fn $name:ident($arch:ident) $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn check($arch: &'static $crate::arch::Arch) $body
+            #[test] fn amd64() { check(&$crate::arch::AMD64) }
+            #[test] fn arm() { check(&$crate::arch::ARM) }
+            #[test] fn arm64() { check(&$crate::arch::ARM64) }
+            #[test] fn ppc64le() { check(&$crate::arch::PPC64LE) }
+            #[test] fn s390x() { check(&$crate::arch::S390X) }
+        }
+    };
+}

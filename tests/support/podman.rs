@@ -1,0 +1,154 @@
+//! Running podman and buildah, with the tests' own configuration, and guards that remove what a test made.
+use crate::cargo::repo_root;
+use crate::process::text;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// How to run podman: the user's own setup (the images command), or the tests' throwaway one.
+#[derive(Clone, Default)]
+pub struct Podman {
+    env: Vec<(String, PathBuf)>,
+}
+
+impl Podman {
+    /// podman as the user has it set up.
+    pub fn user() -> Podman {
+        Podman::default()
+    }
+
+    /// podman with tests/podman/containers.conf and storage.conf (runc, cgroupfs, rlimits this
+    /// machine allows, vfs storage under /var/tmp/pause-tests): nothing touches the user's setup.
+    pub fn for_tests() -> Podman {
+        let dir = repo_root().join("tests/podman");
+        Podman { env: vec![("CONTAINERS_CONF".into(), dir.join("containers.conf")), ("CONTAINERS_STORAGE_CONF".into(), dir.join("storage.conf"))] }
+    }
+
+    /// The same, with a containers.conf that extends the tests' one with `extra` lines.
+    pub fn with_conf_lines(&self, name: &str, extra: &str) -> Podman {
+        let mut p = self.clone();
+        if let Some(conf) = p.env.iter_mut().find(|(k, _)| k == "CONTAINERS_CONF") {
+            let base = std::fs::read_to_string(&conf.1).unwrap();
+            let path = repo_root().join("target").join(format!("containers-{name}.conf"));
+            std::fs::write(&path, merge_conf(&base, extra)).unwrap();
+            conf.1 = path;
+        }
+        p
+    }
+
+    pub fn cmd<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> Command {
+        let mut c = self.other("podman");
+        c.args(args);
+        c
+    }
+
+    /// Another containers tool (buildah, skopeo) with the same configuration.
+    pub fn other(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
+    /// Runs podman with `args`; panics with its stderr if it fails. Returns stdout.
+    pub fn ok<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> String {
+        let mut c = self.cmd(args);
+        let out = c.output().unwrap_or_else(|e| panic!("cannot run podman ({e}): install it (bash tests/run does)"));
+        assert!(out.status.success(), "{c:?} failed: {}{}", text(&out.stderr), text(&out.stdout));
+        text(&out.stdout)
+    }
+
+    pub fn run<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> Output {
+        self.cmd(args).output().expect("podman")
+    }
+
+    /// The host pid of a container's init. Fails, with its status, exit code and log, if the
+    /// container is not running (podman reports pid 0 then).
+    pub fn running_pid(&self, container: &str) -> u32 {
+        let state = self.ok(["inspect", "--format", "{{.State.Pid}} {{.State.Status}} {{.State.ExitCode}}", container]);
+        let pid: u32 = state.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if pid == 0 {
+            let logs = self.run(["logs", container]);
+            panic!("container {container} is not running (pid, status, exit code: {}); its log: {}{}", state.trim(), text(&logs.stdout), text(&logs.stderr));
+        }
+        pid
+    }
+}
+
+impl Podman {
+    /// A container's exit code, once it has stopped.
+    pub fn exit_code(&self, container: &str) -> i32 {
+        let code = self.ok(["inspect", "--format", "{{.State.ExitCode}}", container]);
+        code.trim().parse().unwrap_or_else(|_| panic!("{container}: exit code {code:?}"))
+    }
+    /// The infra container of a pod.
+    pub fn infra_of(&self, pod: &str) -> String {
+        self.ok(["pod", "inspect", "--format", "{{.InfraContainerID}}", pod]).trim().to_string()
+    }
+}
+
+/// Puts `extra` lines into the matching [table] sections of a containers.conf.
+fn merge_conf(base: &str, extra: &str) -> String {
+    let mut out = String::new();
+    let mut pending: Vec<(String, Vec<&str>)> = Vec::new();
+    for line in extra.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(t) = line.strip_prefix('[') {
+            pending.push((t.trim_end_matches(']').to_string(), Vec::new()));
+        } else {
+            pending.last_mut().expect("extra lines start with a [table]").1.push(line);
+        }
+    }
+    for line in base.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if let Some(t) = line.strip_prefix('[').map(|t| t.trim_end_matches(']')) {
+            for (name, lines) in &pending {
+                if name == t {
+                    for l in lines {
+                        out.push_str(l);
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+
+/// A container, pod or `kube play` a test made: removed when dropped, also when the test fails.
+pub struct Made {
+    podman: Podman,
+    /// The podman arguments that remove it (`rm --force NAME`, `pod rm --force NAME`, ...).
+    remove: Vec<String>,
+    pub name: String,
+}
+
+impl Podman {
+    /// Runs `podman run -d --name NAME ARGS...` and returns the container, removed when dropped.
+    pub fn run_detached(&self, name: &str, args: &[&str]) -> Made {
+        let made = self.made(["rm", "--force", name], name);
+        self.ok(["run", "-d", "--name", name].iter().chain(args));
+        made
+    }
+    /// Runs `podman pod create --name NAME ARGS...` and returns the pod, removed when dropped.
+    pub fn pod_create(&self, name: &str, args: &[&str]) -> Made {
+        let made = self.made(["pod", "rm", "--force", name], name);
+        self.ok(["pod", "create", "--name", name].iter().chain(args));
+        made
+    }
+    /// Runs `podman kube play FILE` (pod `name`), taken down and removed when dropped.
+    pub fn kube_play(&self, file: &str, name: &str) -> Made {
+        let made = self.made(["pod", "rm", "--force", name], name);
+        self.ok(["kube", "play", file]);
+        made
+    }
+    /// A guard for something named `name` that `podman REMOVE...` removes.
+    pub fn made<const N: usize>(&self, remove: [&str; N], name: &str) -> Made {
+        Made { podman: self.clone(), remove: remove.map(String::from).to_vec(), name: name.to_string() }
+    }
+}
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        let _ = self.podman.run(&self.remove);
+    }
+}

@@ -1,0 +1,141 @@
+//! Starting, waiting for and signalling processes: the std::process pieces the tests lack.
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// Signal numbers of this (x86_64 Linux) host, from linux-raw-sys: the one place tests get them.
+macro_rules! signals {
+    ($($name:ident),*) => { $(pub const $name: i32 = linux_raw_sys::general::$name as i32;)* };
+}
+signals!(SIGHUP, SIGINT, SIGKILL, SIGUSR1, SIGPIPE, SIGTERM, SIGCHLD, SIGCONT, SIGSTOP, SIGWINCH, SIGSYS);
+
+/// Lossy UTF-8 of a process's output.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The full path of `program` as PATH finds it, or None.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join(program)).find(|p| p.is_file())
+}
+
+/// The full path of `program`; fails (never skips) with `install` as the remedy when it is missing.
+pub fn require(program: &str, install: &str) -> PathBuf {
+    which(program).unwrap_or_else(|| panic!("{program} is not installed: {install}"))
+}
+
+/// Makes `cmd`'s child close `fds` just before it execs.
+pub fn close_in_child(cmd: &mut Command, fds: &'static [i32]) {
+    unsafe extern "C" {
+        fn close(fd: i32) -> i32;
+    }
+    // SAFETY: close(2) is async-signal-safe, as pre_exec requires; it takes a plain integer.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in fds {
+                close(fd);
+            }
+            Ok(())
+        })
+    };
+}
+
+/// Runs a command that must end by itself within 30 s; returns its output.
+pub fn run_to_end(mut cmd: Command) -> Output {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    wait_output(child, Duration::from_secs(30))
+}
+
+/// Waits up to `limit` for `child` to end (killing it and failing if it does not); returns its output.
+pub fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let status = wait_timeout(&mut child, limit).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("process {} did not end within {limit:?}", child.id())
+    });
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    if let Some(mut s) = child.stdout.take() {
+        s.read_to_end(&mut stdout).unwrap();
+    }
+    if let Some(mut s) = child.stderr.take() {
+        s.read_to_end(&mut stderr).unwrap();
+    }
+    Output { status, stdout, stderr }
+}
+
+/// The exit status of `child` once it ends, or None if it is still running after `limit`.
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return Some(st);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        sleep(Duration::from_millis(5));
+    }
+}
+
+/// Polls `cond` every 5 ms for up to `limit`; true if it held.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        sleep(Duration::from_millis(5));
+    }
+}
+
+/// kill(2); fails the test if the kernel refuses.
+pub fn signal(pid: u32, sig: i32) {
+    unsafe extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SAFETY: kill(2) takes plain integers.
+    let r = unsafe { kill(pid as i32, sig) };
+    assert_eq!(r, 0, "kill({pid}, {sig}): {}", std::io::Error::last_os_error());
+}
+
+/// A running process started with piped stdout/stderr; killed and waited for when dropped, so a
+/// failing test leaves nothing behind.
+pub struct Running {
+    pub child: Option<Child>,
+    pub pid: u32,
+}
+
+impl Running {
+    pub fn spawn(mut cmd: Command) -> Running {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let pid = child.id();
+        Running { child: Some(child), pid }
+    }
+    pub fn signal(&self, sig: i32) {
+        signal(self.pid, sig);
+    }
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().unwrap().try_wait().unwrap().is_none()
+    }
+    /// Waits (up to 30 s) for the process to end and returns what it printed.
+    pub fn finish(mut self) -> Output {
+        wait_output(self.child.take().unwrap(), Duration::from_secs(30))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
