@@ -79,14 +79,19 @@ fn main() {
                                 // SAFETY: _exit ends this orphan-to-be at once.
                                 Ok(0) => unsafe { _exit(0) },
                                 Ok(_) => {}
-                                Err(e) => storm_stops(made, e),
+                                // SAFETY: _exit ends the leader; exit code 1 tells the generator.
+                                Err(_) => unsafe { _exit(1) },
                             }
                         }
                         // SAFETY: _exit ends the leader at once; its children are orphaned.
                         unsafe { _exit(0) }
                     }
-                    // SAFETY: waits for (and reaps) the generator's own child, the leader.
-                    unsafe { waitpid(leader, ptr::null_mut(), 0) };
+                    let mut status: c_int = 0;
+                    // SAFETY: waits for (and reaps) the generator's own child, the leader; status is writable.
+                    unsafe { waitpid(leader, &mut status, 0) };
+                    if status != 0 {
+                        storm_stops(made, std::io::Error::from_raw_os_error(11 /* EAGAIN */));
+                    }
                 }
                 // SAFETY: _exit ends the generator.
                 unsafe { _exit(0) }
