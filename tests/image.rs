@@ -4,30 +4,10 @@ use pause_tests::cargo::package_field;
 use pause_tests::image::*;
 use pause_tests::podman::Podman;
 use pause_tests::prelude::*;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 fn podman() -> Podman {
     Podman::for_tests()
-}
-
-/// A local image of Debian's busybox-static (no registry): localhost/pause-test-busybox.
-fn busybox() -> &'static str {
-    static BUSYBOX: OnceLock<&'static str> = OnceLock::new();
-    BUSYBOX.get_or_init(|| {
-        let bb = std::path::Path::new("/bin/busybox");
-        assert!(bb.is_file(), "/bin/busybox is missing: install busybox-static (bash tests/run does)");
-        let ctx = repo_root().join("target/images/busybox");
-        std::fs::create_dir_all(&ctx).unwrap();
-        std::fs::copy(bb, ctx.join("busybox")).unwrap();
-        std::fs::write(
-            ctx.join("Containerfile"),
-            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nENV PATH=/bin\n",
-        )
-        .unwrap();
-        podman().ok(["build", "--quiet", "--tag", "localhost/pause-test-busybox", ctx.to_str().unwrap()]);
-        "localhost/pause-test-busybox"
-    })
 }
 
 /// buildah (chroot isolation, as this machine needs) builds the same Containerfile into the very

@@ -179,6 +179,62 @@ pub fn export_list(podman: &Podman, dest: &str) {
     podman.ok(["manifest", "push", "--quiet", "--all", "--format", "oci", &list_name(), dest]);
 }
 
+/// The oci-archive destination for `file`, named with the list's full name (its index then says
+/// `org.opencontainers.image.ref.name: localhost/pause:<version>`), so that a plain
+/// `ctr images import` names the image that way; with only a tag there, ctr makes up a name.
+pub fn archive_dest(file: &Path) -> String {
+    format!("oci-archive:{}:{}", file.display(), list_name())
+}
+
+/// The manifest list of the tests' images as an oci-archive (written once per test process).
+pub fn list_archive() -> PathBuf {
+    static ARCHIVE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ARCHIVE
+        .get_or_init(|| {
+            images();
+            let file = repo_root().join(format!("target/images/pause-{}.oci.tar", version()));
+            let _ = std::fs::remove_file(&file);
+            export_list(&Podman::for_tests(), &archive_dest(&file));
+            file
+        })
+        .clone()
+}
+
+/// The tests' busybox image: Debian's busybox-static, no registry.
+pub const BUSYBOX: &str = "localhost/pause-test-busybox:latest";
+
+/// Builds the busybox image into the tests' podman store (once per test process).
+pub fn busybox() -> &'static str {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let bb = Path::new("/bin/busybox");
+        assert!(bb.is_file(), "/bin/busybox is missing: install busybox-static (bash tests/run does)");
+        let ctx = repo_root().join("target/images/busybox");
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::copy(bb, ctx.join("busybox")).unwrap();
+        std::fs::write(
+            ctx.join("Containerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nENV PATH=/bin\n",
+        )
+        .unwrap();
+        Podman::for_tests().ok(["build", "--quiet", "--tag", BUSYBOX, ctx.to_str().unwrap()]);
+    });
+    BUSYBOX
+}
+
+/// The busybox image as an oci-archive named BUSYBOX (written once per test process).
+pub fn busybox_archive() -> PathBuf {
+    static ARCHIVE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ARCHIVE
+        .get_or_init(|| {
+            let file = repo_root().join("target/images/busybox.oci.tar");
+            let _ = std::fs::remove_file(&file);
+            Podman::for_tests().ok(["push", "--quiet", "--format", "oci", busybox(), &format!("oci-archive:{}:{BUSYBOX}", file.display())]);
+            file
+        })
+        .clone()
+}
+
 /// The files in a gzip layer, as `tar -tvzf` lists them.
 pub fn layer_listing(layer: &Path) -> String {
     let out = Command::new("tar").arg("-tvzf").arg(layer).output().expect("tar");

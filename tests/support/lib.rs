@@ -1,6 +1,7 @@
 //! Helpers for the pause specification tests (tests/*.rs) and tools (tools/*.rs), one concern per module.
 pub mod arch;
 pub mod cargo;
+pub mod containerd;
 pub mod expected;
 pub mod image;
 pub mod pause;

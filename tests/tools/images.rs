@@ -17,7 +17,7 @@ fn main() {
     for pair in args.chunks(2) {
         match pair {
             [flag, path] if flag == "--oci-dir" => exports.push(format!("oci:{path}:{}", version())),
-            [flag, path] if flag == "--oci-archive" => exports.push(format!("oci-archive:{path}:{}", version())),
+            [flag, path] if flag == "--oci-archive" => exports.push(archive_dest(std::path::Path::new(path))),
             _ => {
                 eprintln!("usage: images [--oci-dir DIR] [--oci-archive FILE]");
                 std::process::exit(64)
