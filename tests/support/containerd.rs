@@ -28,9 +28,14 @@ pub struct Containerd {
 }
 
 impl Containerd {
-    /// Starts a fresh daemon and imports the pause and busybox images the way an air-gapped node
-    /// does: plain `ctr -n k8s.io images import <archive>`, no tagging.
+    /// Starts a fresh daemon with this image as sandbox image and imports it and busybox the way
+    /// an air-gapped node does: plain `ctr -n k8s.io images import <archive>`, no tagging.
     pub fn start() -> Containerd {
+        Containerd::start_with(&list_name(), &[list_archive(), busybox_archive()])
+    }
+
+    /// The same with another sandbox image, imported from the given oci-archives.
+    pub fn start_with(sandbox_image: &str, archives: &[PathBuf]) -> Containerd {
         for (tool, package) in [("containerd", "containerd"), ("ctr", "containerd"), ("containerd-shim-runc-v2", "containerd"), ("runc", "runc"), ("nsenter", "util-linux")] {
             require(tool, &format!("install {package} (bash tests/run does)"));
         }
@@ -42,7 +47,7 @@ impl Containerd {
         let dir = PathBuf::from(format!("/var/tmp/pause-tests/ctrd-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("cni")).unwrap();
-        std::fs::write(dir.join("config.toml"), config(&dir)).unwrap();
+        std::fs::write(dir.join("config.toml"), config(&dir, sandbox_image)).unwrap();
         std::fs::write(dir.join("cni/10-pause-tests.conflist"), cni_config(&dir)).unwrap();
         // The namespaces' holder: pause itself, which sleeps and holds them until killed.
         let mut holder = Command::new("unshare");
@@ -52,7 +57,7 @@ impl Containerd {
         let mut c = Containerd { dir, holder: Some(holder), daemon: None, rt, runtime: None };
         c.nsenter_ok(&["ip", "link", "set", "lo", "up"]);
         c.start_daemon();
-        for archive in [list_archive(), busybox_archive()] {
+        for archive in archives {
             c.ctr_ok(&["images", "import", archive.to_str().unwrap()]);
         }
         c
@@ -305,7 +310,7 @@ fn tail(log: &str) -> String {
 /// Debian's plugins; and `restrict_oom_score_adj`, because runc may not lower oom_score_adj here
 /// to the -998 containerd asks for a sandbox (without it every RunPodSandbox fails with "can't get
 /// final child's PID from pipe: EOF").
-pub fn config(dir: &Path) -> String {
+pub fn config(dir: &Path, sandbox_image: &str) -> String {
     let d = dir.display();
     format!(
         r#"version = 2
@@ -318,7 +323,7 @@ state = "{d}/state"
 [plugins."io.containerd.internal.v1.opt"]
   path = "{d}/opt"
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{sandbox}"
+  sandbox_image = "{sandbox_image}"
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "native"
@@ -328,8 +333,7 @@ state = "{d}/state"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "{d}/cni"
-"#,
-        sandbox = list_name()
+"#
     )
 }
 

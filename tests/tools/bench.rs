@@ -1,6 +1,7 @@
 //! bench: pause against the usual container inits, on this machine, in one run.
 //!
 //!   bash tests/tool bench            (as root; takes about 5 minutes)
+//!   bash tests/tool bench --cri      (only the CRI section: pause and catatonit -P as sandbox)
 //!
 //! Peers (Debian packages): tini-static, catatonit -P, dumb-init. Each runs as PID 1 of its own
 //! PID namespace (`unshare --pid --fork`), the way a pod's infra process runs; tini and dumb-init
@@ -94,8 +95,86 @@ fn storm(tool: &Tool, n: usize) -> (f64, f64) {
     figures
 }
 
+/// The sandbox image of the CRI section for catatonit: Debian's static catatonit run as
+/// `catatonit -P` (podman's own pause process), built into the tests' podman store.
+fn catatonit_archive() -> (String, std::path::PathBuf) {
+    use pause_tests::podman::Podman;
+    let name = "localhost/pause-bench-catatonit:latest".to_string();
+    let ctx = repo_root().join("target/images/catatonit");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy(which("catatonit"), ctx.join("catatonit")).unwrap();
+    std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY catatonit /catatonit\nENTRYPOINT [\"/catatonit\", \"-P\"]\n").unwrap();
+    let podman = Podman::for_tests();
+    podman.ok(["build", "--quiet", "--tag", &name, ctx.to_str().unwrap()]);
+    let file = repo_root().join("target/images/catatonit.oci.tar");
+    let _ = std::fs::remove_file(&file);
+    podman.ok(["push", "--quiet", "--format", "oci", &name, &format!("oci-archive:{}:{name}", file.display())]);
+    (name, file)
+}
+
+/// The CRI section: each image as the sandbox image of the same (throwaway) containerd 1.6,
+/// 20 sandboxes one after another: RunPodSandbox until it returns READY, StopPodSandbox, and the
+/// sandbox process's RSS and PSS once it sleeps. Medians.
+fn cri_rows() -> Vec<(String, &'static str, Vec<f64>)> {
+    use k8s_cri::v1::NamespaceMode;
+    use pause_tests::containerd::*;
+    let ours = (pause_tests::image::list_name(), pause_tests::image::list_archive());
+    let mut columns = Vec::new();
+    for (image, archive) in [ours, catatonit_archive()] {
+        eprintln!("bench: CRI, {image} as sandbox image (20 sandboxes)");
+        let mut c = Containerd::start_with(&image, &[archive]);
+        let (mut run, mut stop, mut rss, mut pss) = (vec![], vec![], vec![], vec![]);
+        for i in 0..20 {
+            let config = pod_config(&c, &format!("bench-{i}"), NamespaceMode::Pod, runtime_default());
+            let t = Instant::now();
+            let id = c.run_pod(config);
+            assert!(c.pod_ready(&id), "{image}: sandbox not READY");
+            run.push(t.elapsed().as_secs_f64() * 1e3);
+            let pid = c.pause_pid(&id);
+            assert!(eventually(Duration::from_secs(10), || stat(pid).is_some_and(|s| s.state == 'S')), "{image}: the sandbox process does not sleep");
+            std::thread::sleep(Duration::from_millis(50));
+            rss.push(kb(pid, "status", "VmRSS"));
+            pss.push(kb(pid, "smaps_rollup", "Pss"));
+            let t = Instant::now();
+            c.stop_pod(&id);
+            stop.push(t.elapsed().as_secs_f64() * 1e3);
+            c.remove_pod(&id);
+        }
+        columns.push([median(run), median(stop), median(rss), median(pss)]);
+    }
+    ["RunPodSandbox to READY", "StopPodSandbox", "sandbox process RSS (VmRSS)", "sandbox process PSS"]
+        .iter()
+        .zip(["ms", "ms", "KiB", "KiB"])
+        .enumerate()
+        .map(|(i, (m, unit))| (m.to_string(), unit, columns.iter().map(|c| c[i]).collect()))
+        .collect()
+}
+
+/// Prints rows as a Markdown table with one column per name and pause's figure over the best peer's.
+fn print_table(names: &[&str], rows: &[(String, &str, Vec<f64>)]) {
+    print!("| metric | unit |");
+    for n in names {
+        print!(" {n} |");
+    }
+    println!(" pause x best peer |");
+    println!("|---|---|{}---|", "---|".repeat(names.len()));
+    for (metric, unit, values) in rows {
+        print!("| {metric} | {unit} |");
+        for v in values {
+            if *v >= 100.0 || *v == v.round() { print!(" {:.0} |", v) } else { print!(" {:.2} |", v) }
+        }
+        let best = values[1..].iter().cloned().fold(f64::INFINITY, f64::min);
+        if best > 0.0 { println!(" {:.3} |", values[0] / best) } else { println!(" {} |", if values[0] == 0.0 { "= (both 0)" } else { "n/a" }) }
+    }
+}
+
 fn main() {
     assert!(is_root(), "run the benchmark as root (unshare --pid)");
+    let cri_names = ["pause (this)", "catatonit -P"];
+    if std::env::args().nth(1).as_deref() == Some("--cri") {
+        print_table(&cri_names, &cri_rows());
+        return;
+    }
     let tools = tools();
     let mut rows: Vec<(String, &str, Vec<f64>)> = Vec::new(); // metric, unit, value per tool
 
@@ -152,19 +231,8 @@ fn main() {
     }
     rows.push(("110 idle instances, total PSS".into(), "KiB", mem));
 
-    // The table, in Markdown.
-    print!("| metric | unit |");
-    for t in &tools {
-        print!(" {} |", t.name);
-    }
-    println!(" pause x best peer |");
-    println!("|---|---|{}---|", "---|".repeat(tools.len()));
-    for (metric, unit, values) in &rows {
-        print!("| {metric} | {unit} |");
-        for v in values {
-            if *v >= 100.0 || *v == v.round() { print!(" {:.0} |", v) } else { print!(" {:.2} |", v) }
-        }
-        let best = values[1..].iter().cloned().fold(f64::INFINITY, f64::min);
-        if best > 0.0 { println!(" {:.3} |", values[0] / best) } else { println!(" {} |", if values[0] == 0.0 { "= (both 0)" } else { "n/a" }) }
-    }
+    let names: Vec<&str> = tools.iter().map(|t| t.name).collect();
+    print_table(&names, &rows);
+    println!();
+    print_table(&cri_names, &cri_rows());
 }
