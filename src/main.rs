@@ -12,6 +12,8 @@ mod sys;
 #[cfg_attr(target_arch = "arm", path = "arch/arm.rs")]
 #[cfg_attr(target_arch = "powerpc64", path = "arch/powerpc64.rs")]
 #[cfg_attr(target_arch = "s390x", path = "arch/s390x.rs")]
+#[cfg_attr(target_arch = "riscv64", path = "arch/riscv64.rs")]
+#[cfg_attr(target_arch = "loongarch64", path = "arch/loongarch64.rs")]
 mod arch;
 
 use sys::{SIGCHLD, SIGINT, SIGTERM, STDERR, STDOUT};

@@ -53,6 +53,8 @@ impl Action {
         Action(kernel_sigaction {
             sa_handler_kernel: Some(handler),
             sa_flags: crate::arch::SA_FLAGS as _,
+            // riscv64 and loongarch64 have no sa_restorer field: the kernel always uses its vDSO.
+            #[cfg(not(any(target_arch = "riscv64", target_arch = "loongarch64")))]
             sa_restorer: crate::arch::RESTORER,
             sa_mask: mask,
         })
@@ -92,12 +94,13 @@ pub fn reap_one_zombie() -> bool {
 }
 
 /// Sleeps until a signal handler has run. Returns true if it did (EINTR), false if the sleep
-/// failed for any other reason. pause(2) where it exists; aarch64 has only ppoll(NULL, 0, NULL, NULL).
+/// failed for any other reason. pause(2) where it exists; aarch64, riscv64 and loongarch64 (the
+/// generic syscall table) have only ppoll(NULL, 0, NULL, NULL).
 pub fn sleep_until_signal() -> bool {
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "riscv64", target_arch = "loongarch64")))]
     // SAFETY: pause(2) takes no arguments.
     let ret = unsafe { raw::syscall0(Sysno::pause as usize) };
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(any(target_arch = "aarch64", target_arch = "riscv64", target_arch = "loongarch64"))]
     // SAFETY: no fds, no timeout and no mask: ppoll only sleeps, and reads and writes nothing.
     let ret = unsafe { raw::syscall4(Sysno::ppoll as usize, 0, 0, 0, 0) };
     ret as isize == -(EINTR as isize)

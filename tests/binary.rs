@@ -111,7 +111,7 @@ for_each_arch! {
     }
 }
 
-/// Every release binary fits its budget; prints the table of the five sizes and where the bytes go.
+/// Every release binary fits its budget; prints the table of every arch's size and where the bytes go.
 #[test]
 fn every_binary_is_within_its_size_budget() {
     let rows = breakdowns();
@@ -191,7 +191,7 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-/// Reproducible: two clean builds of all five, from copies of the tree at two different paths,
+/// Reproducible: two clean builds of every arch, from copies of the tree at two different paths,
 /// give bit-identical binaries, identical to the ones the other tests use.
 #[test]
 fn clean_builds_are_bit_identical() {

@@ -3,7 +3,7 @@
 /// One architecture pause ships for. Everything else holds a `&'static Arch`, never its name.
 #[derive(Debug, PartialEq)]
 pub struct Arch {
-    /// The Kubernetes (and Go, and seccomp.json) name: amd64, arm, arm64, ppc64le, s390x.
+    /// The Kubernetes (and Go, and seccomp.json) name: amd64, arm, arm64, ppc64le, s390x, riscv64, loong64.
     pub name: &'static str,
     /// The Rust target that builds it.
     pub triple: &'static str,
@@ -32,7 +32,8 @@ pub struct Elf {
     pub class64: bool,
     pub big_endian: bool,
     pub machine: u16,
-    /// e_flags the binary must carry (ppc64le: 2, the ELFv2 ABI; arm: EABI5 + hard-float).
+    /// e_flags the binary must carry (ppc64le: 2, the ELFv2 ABI; arm: EABI5 + hard-float; riscv64:
+    /// RVC + double-float ABI; loong64: LP64D + object ABI v1).
     pub flags: u32,
     /// PT_LOAD alignment: the largest page size kernels of the arch use.
     pub p_align: u64,
@@ -97,9 +98,25 @@ pub const S390X: Arch = Arch {
     elf: Elf { class64: true, big_endian: true, machine: 22, flags: 0, p_align: 0x1000 },
     max_bytes: 780,
 };
+pub const RISCV64: Arch = Arch {
+    name: "riscv64",
+    triple: "riscv64gc-unknown-linux-gnu",
+    platform: "linux/riscv64",
+    qemu: qemu("qemu-riscv64-static", "qemu-riscv64"),
+    elf: Elf { class64: true, big_endian: false, machine: 243, flags: 0x5, p_align: 0x1000 },
+    max_bytes: 720,
+};
+pub const LOONG64: Arch = Arch {
+    name: "loong64",
+    triple: "loongarch64-unknown-linux-gnu",
+    platform: "linux/loong64",
+    qemu: qemu("qemu-loongarch64-static", "qemu-loongarch64"),
+    elf: Elf { class64: true, big_endian: false, machine: 258, flags: 0x43, p_align: 0x10000 },
+    max_bytes: 800,
+};
 
 /// Every arch, in the order of every table.
-pub const ARCHES: [&Arch; 5] = [&AMD64, &ARM, &ARM64, &PPC64LE, &S390X];
+pub const ARCHES: [&Arch; 7] = [&AMD64, &ARM, &ARM64, &PPC64LE, &S390X, &RISCV64, &LOONG64];
 
 /// The row named `name` (a Kubernetes arch name), if pause ships for it.
 pub fn by_name(name: &str) -> Option<&'static Arch> {
@@ -120,6 +137,8 @@ macro_rules! for_each_arch {
             #[test] fn arm64() { check(&$crate::arch::ARM64) }
             #[test] fn ppc64le() { check(&$crate::arch::PPC64LE) }
             #[test] fn s390x() { check(&$crate::arch::S390X) }
+            #[test] fn riscv64() { check(&$crate::arch::RISCV64) }
+            #[test] fn loong64() { check(&$crate::arch::LOONG64) }
         }
     };
 }

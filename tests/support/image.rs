@@ -60,7 +60,7 @@ pub fn reproducible_build_args(arch: &Arch) -> Vec<String> {
     args
 }
 
-/// Builds the five binaries (cargo) and the five images (podman, from the Containerfile), the
+/// Builds every arch's binary (cargo) and image (podman, from the Containerfile), the
 /// manifest list, and pushes each image to an OCI layout under target/images/oci to weigh it.
 /// Reproducible: --timestamp 0, no history, no build-tool label, --no-cache.
 pub fn build_images(podman: &Podman) -> Vec<Image> {
@@ -137,7 +137,7 @@ fn size_after_pull(podman: &Podman, dir: &Path, id: &str) -> u64 {
     size.trim().parse().unwrap()
 }
 
-/// The five images, built once per test process (tests of one file run in parallel; one build
+/// Every arch's image, built once per test process (tests of one file run in parallel; one build
 /// serves them all).
 pub fn images() -> &'static [Image] {
     static IMAGES: std::sync::OnceLock<Vec<Image>> = std::sync::OnceLock::new();
@@ -174,7 +174,7 @@ pub fn image_table(images: &[Image]) -> String {
     out
 }
 
-/// Writes the manifest list with all five images as an OCI layout directory or oci-archive.
+/// Writes the manifest list with every arch's image as an OCI layout directory or oci-archive.
 pub fn export_list(podman: &Podman, dest: &str) {
     podman.ok(["manifest", "push", "--quiet", "--all", "--format", "oci", &list_name(), dest]);
 }

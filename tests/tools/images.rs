@@ -1,4 +1,4 @@
-//! images: builds the five binaries with cargo and the five pause images with podman from the
+//! images: builds every arch's binary with cargo and pause image with podman from the
 //! Containerfile, assembles the manifest list localhost/pause:<version>, and prints a size table.
 //!
 //!   bash tests/tool images

@@ -1,4 +1,4 @@
-//! size-report: builds the five release binaries and prints, per arch, their size and where the
+//! size-report: builds every arch's release binary and prints, per arch, their size and where the
 //! bytes go (headers, code, strings, padding) next to the budget.
 //!
 //!   bash tests/tool size-report > sizes.txt
