@@ -115,13 +115,52 @@ for_each_arch! {
 #[test]
 fn every_binary_is_within_its_size_budget() {
     let rows = breakdowns();
-    print!("{}", size_table(&rows, &[]));
+    print!("{}", size_table(&rows));
     let over: Vec<String> = rows
         .iter()
         .filter(|b| b.over_budget())
         .map(|b| format!("{} is {} bytes, over its {}", b.arch.name, b.total, b.arch.max_bytes))
         .collect();
     assert!(over.is_empty(), "{}", over.join("; "));
+}
+
+/// `size-report --json` is one object with every arch's figures, and `--compare` against a
+/// doctored earlier report (amd64 one byte smaller) exits 1 naming that figure with old, new and
+/// delta; against itself it exits 0.
+#[test]
+fn the_size_report_is_json_and_compare_catches_growth() {
+    let tool = pause_tests::tools::tool_path("size-report");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let mut c = std::process::Command::new(&tool);
+        c.args(args);
+        run_to_end(c)
+    };
+    let out = run(&["--json".as_ref()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["version"], version());
+    for a in ARCHES {
+        let b = &report["arches"][a.name]["binary"];
+        assert_eq!(b["bytes"], std::fs::metadata(binary(a)).unwrap().len(), "{}", a.name);
+        assert_eq!(b["budget"], a.max_bytes);
+        for k in ["headers", "code", "strings", "padding"] {
+            assert!(b[k].is_u64(), "{}: no {k}", a.name);
+        }
+    }
+    let dir = repo_root().join("target");
+    let same = dir.join(format!("sizes-same-{}.json", std::process::id()));
+    std::fs::write(&same, &out.stdout).unwrap();
+    let out = run(&["--compare".as_ref(), same.as_ref()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut doctored = report.clone();
+    let bytes = doctored["arches"]["amd64"]["binary"]["bytes"].as_u64().unwrap();
+    doctored["arches"]["amd64"]["binary"]["bytes"] = (bytes - 1).into();
+    let old = dir.join(format!("sizes-old-{}.json", std::process::id()));
+    std::fs::write(&old, serde_json::to_vec(&doctored).unwrap()).unwrap();
+    let out = run(&["--compare".as_ref(), old.as_ref()]);
+    let _ = (std::fs::remove_file(&same), std::fs::remove_file(&old));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), format!("size-report: arches.amd64.binary.bytes grew: {} -> {bytes} (+1)\n", bytes - 1));
 }
 
 /// ASLR: the kernel maps the (ET_DYN) binary at a different address each run.

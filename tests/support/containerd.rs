@@ -203,6 +203,16 @@ impl Containerd {
         id
     }
 
+    /// CRI PullImage, as kubelet pulls an image; returns the image reference containerd reports.
+    pub fn pull_image(&mut self, image: &str) -> String {
+        let socket = self.socket();
+        let r = self.rt.block_on(async {
+            let mut images = k8s_cri::v1::image_service_client::ImageServiceClient::new(connect(&socket).await.expect("connect"));
+            images.pull_image(PullImageRequest { image: Some(ImageSpec { image: image.into(), ..Default::default() }), auth: None, sandbox_config: None }).await
+        });
+        r.unwrap_or_else(|e| panic!("PullImage {image}: {e}\ncontainerd's log:\n{}", tail(&self.log()))).into_inner().image_ref
+    }
+
     /// ExecSync in a container; returns (exit code, stdout, stderr).
     pub fn exec_sync(&mut self, container: &str, cmd: &[&str], timeout_s: i64) -> (i32, String, String) {
         let (rt, c) = self.cri();
@@ -309,9 +319,11 @@ fn tail(log: &str) -> String {
 /// to mount: this machine's overlay is in use by the tests' own vfs podman store); CNI from
 /// Debian's plugins; and `restrict_oom_score_adj`, because runc may not lower oom_score_adj here
 /// to the -998 containerd asks for a sandbox (without it every RunPodSandbox fails with "can't get
-/// final child's PID from pipe: EOF").
+/// final child's PID from pipe: EOF"); and plain HTTP for the tests' registry on 127.0.0.1 in the
+/// daemon's own network namespace (tests/registry.rs).
 pub fn config(dir: &Path, sandbox_image: &str) -> String {
     let d = dir.display();
+    let registry = crate::registry::ADDRESS;
     format!(
         r#"version = 2
 root = "{d}/root"
@@ -333,6 +345,8 @@ state = "{d}/state"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "{d}/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."{registry}"]
+    endpoint = ["http://{registry}"]
 "#
     )
 }

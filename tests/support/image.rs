@@ -3,6 +3,8 @@ use crate::arch::{Arch, ARCHES};
 use crate::cargo::{binary, package_field, package_field_opt, repo_root, version};
 use crate::podman::Podman;
 use crate::process::text;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,11 +45,12 @@ impl Image {
 }
 
 /// The build flags for `arch`'s image from the Containerfile, the same for podman and buildah:
-/// reproducible (--timestamp 0, no history, no build-tool label, --no-cache) and labelled from
-/// Cargo.toml; the source label only when Cargo.toml names a repository (no placeholder ships).
-/// The build context is target/images/context (bin/pause-linux-<arch>).
+/// reproducible (--timestamp 0, no history, no build-tool label, --no-cache), no PATH in the
+/// config (nothing in the image looks anything up), and labelled from Cargo.toml; the source label
+/// only when Cargo.toml names a repository (no placeholder ships). The build context is
+/// target/images/context (bin/pause-linux-<arch>).
 pub fn reproducible_build_args(arch: &Arch) -> Vec<String> {
-    let mut args: Vec<String> = ["--no-cache", "--timestamp", "0", "--omit-history", "--identity-label=false", "--platform", arch.platform]
+    let mut args: Vec<String> = ["--no-cache", "--timestamp", "0", "--omit-history", "--identity-label=false", "--unsetenv", "PATH", "--platform", arch.platform]
         .map(String::from)
         .to_vec();
     for (arg, field) in [("VERSION", "version"), ("LICENSES", "license")] {
@@ -61,8 +64,9 @@ pub fn reproducible_build_args(arch: &Arch) -> Vec<String> {
 }
 
 /// Builds every arch's binary (cargo) and image (podman, from the Containerfile), the
-/// manifest list, and pushes each image to an OCI layout under target/images/oci to weigh it.
-/// Reproducible: --timestamp 0, no history, no build-tool label, --no-cache.
+/// manifest list in podman's store, and the OCI layout that ships (`layout_dir()`): each image
+/// pushed to an OCI layout, its manifest without buildah's base annotations (below), and an
+/// image index of them all. Reproducible: --timestamp 0, no history, no build-tool label, --no-cache.
 pub fn build_images(podman: &Podman) -> Vec<Image> {
     let root = repo_root();
     let context = root.join("target/images/context");
@@ -84,7 +88,101 @@ pub fn build_images(podman: &Podman) -> Vec<Image> {
     for a in ARCHES {
         podman.ok(["manifest", "add", &list, &format!("containers-storage:{}", image_name(a))]);
     }
-    ARCHES.iter().map(|a| weigh(podman, a)).collect()
+    let images: Vec<Image> = ARCHES.iter().map(|a| weigh(podman, a)).collect();
+    write_layout(&images);
+    images
+}
+
+/// The OCI layout of the multi-arch image as it ships: blobs of every arch, an image index with
+/// each manifest and its platform, and index.json naming it localhost/pause:<version> (so that a
+/// plain `ctr images import` of the archive names it right).
+pub fn layout_dir() -> PathBuf {
+    repo_root().join("target/images/oci/list")
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+/// Stores `bytes` as a blob of the layout at `dir`; returns its digest.
+fn put_blob(dir: &Path, bytes: &[u8]) -> String {
+    let digest = sha256(bytes);
+    let path = dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+    digest
+}
+
+fn write_layout(images: &[Image]) {
+    let dir = layout_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    let mut manifests = Vec::new();
+    for i in images {
+        let from = repo_root().join("target/images/oci").join(i.arch.name).join("blobs/sha256");
+        for e in std::fs::read_dir(&from).unwrap().flatten() {
+            std::fs::copy(e.path(), dir.join("blobs/sha256").join(e.file_name())).unwrap();
+        }
+        let mut platform = json!({"architecture": i.arch.oci_architecture(), "os": "linux"});
+        if let Some(v) = i.arch.oci_variant() {
+            platform["variant"] = json!(v);
+        }
+        manifests.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": i.manifest_digest, "size": i.manifest, "platform": platform}));
+    }
+    let index = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests})).unwrap();
+    let digest = put_blob(&dir, &index);
+    let top = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest, "size": index.len(),
+        "annotations": {"org.opencontainers.image.ref.name": list_name()}}]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+/// buildah gives every manifest `org.opencontainers.image.base.name` and `base.digest`
+/// annotations; for a FROM scratch image they name no base at all (an empty name, the digest of
+/// nothing), and they cost about 160 bytes of every pull. Rewrites the manifest of the one-image
+/// layout at `dir` without them (the config, and so the image ID, stays as built); returns the new
+/// manifest's digest and bytes.
+fn drop_base_annotations(dir: &Path) -> (String, Vec<u8>) {
+    let index_path = dir.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let old = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let old_path = dir.join("blobs/sha256").join(old.trim_start_matches("sha256:"));
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(&old_path).unwrap()).unwrap();
+    if let Some(a) = manifest.get_mut("annotations").and_then(Value::as_object_mut) {
+        a.retain(|k, _| !k.starts_with("org.opencontainers.image.base."));
+        if a.is_empty() {
+            manifest.as_object_mut().unwrap().remove("annotations");
+        }
+    }
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let digest = put_blob(dir, &bytes);
+    if digest != old {
+        std::fs::remove_file(old_path).unwrap();
+    }
+    index["manifests"][0]["digest"] = json!(digest);
+    index["manifests"][0]["size"] = json!(bytes.len());
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    (digest, bytes)
+}
+
+/// Writes the shipping layout (`layout_dir()`) to `dest`: an OCI layout directory, or with
+/// `archive` an oci-archive (the layout as a tar with fixed owners, times and order).
+pub fn export_layout(dest: &Path, archive: bool) {
+    let src = layout_dir();
+    let out = if archive {
+        Command::new("tar")
+            .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-cf"])
+            .arg(dest)
+            .arg("-C")
+            .arg(&src)
+            .args(["oci-layout", "index.json", "blobs"])
+            .output()
+            .expect("tar")
+    } else {
+        let _ = std::fs::remove_dir_all(dest);
+        Command::new("cp").arg("-r").arg(&src).arg(dest).output().expect("cp")
+    };
+    assert!(out.status.success(), "writing {}: {}", dest.display(), text(&out.stderr));
 }
 
 /// Pushes one arch's image to its own OCI layout and reads the blob sizes back.
@@ -94,13 +192,12 @@ fn weigh(podman: &Podman, arch: &'static Arch) -> Image {
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     let name = image_name(arch);
     podman.ok(["push", "--quiet", "--format", "oci", &name, &format!("oci:{}:{}", dir.display(), version())]);
-    let index = std::fs::read_to_string(dir.join("index.json")).unwrap();
-    let manifest_digest = json_digests(&index).remove(0).0;
-    let blob = |d: &str| dir.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
-    let manifest_text = std::fs::read_to_string(blob(&manifest_digest)).unwrap();
-    let parts = json_digests(&manifest_text); // config first, then the layers
-    assert_eq!(parts.len(), 2, "{name}: expected one config and one layer in {manifest_text}");
-    let layer_path = blob(&parts[1].0);
+    let (manifest_digest, manifest_bytes) = drop_base_annotations(&dir);
+    let manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let blob = |d: &Value| dir.join("blobs/sha256").join(d["digest"].as_str().unwrap().trim_start_matches("sha256:"));
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1, "{name}: expected one layer in {manifest}");
+    let layer_path = blob(&layers[0]);
     let gunzip = Command::new("gzip").arg("-dc").arg(&layer_path).output().expect("gzip");
     assert!(gunzip.status.success());
     let id = podman.ok(["image", "inspect", "--format", "{{.Id}}", &name]).trim().to_string();
@@ -111,9 +208,9 @@ fn weigh(podman: &Podman, arch: &'static Arch) -> Image {
         manifest_digest,
         binary: std::fs::metadata(binary(arch)).unwrap().len(),
         layer_tar: gunzip.stdout.len() as u64,
-        layer_gzip: parts[1].1,
-        manifest: manifest_text.len() as u64,
-        config: parts[0].1,
+        layer_gzip: layers[0]["size"].as_u64().unwrap(),
+        manifest: manifest_bytes.len() as u64,
+        config: manifest["config"]["size"].as_u64().unwrap(),
         podman_size,
         layer_path,
     }
@@ -148,23 +245,6 @@ pub fn images() -> &'static [Image] {
     })
 }
 
-/// The ("sha256:...", size) of every descriptor in an OCI JSON document, in order.
-pub fn json_digests(json: &str) -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    let mut rest = json;
-    while let Some(i) = rest.find("\"digest\":\"") {
-        rest = &rest[i + 10..];
-        let end = rest.find('"').unwrap();
-        let digest = rest[..end].to_string();
-        let size = rest.find("\"size\":").map(|j| {
-            let n = &rest[j + 7..];
-            n[..n.find(|c: char| !c.is_ascii_digit()).unwrap_or(n.len())].parse().unwrap()
-        });
-        out.push((digest, size.unwrap_or(0)));
-    }
-    out
-}
-
 /// The size table of the images command and tests.
 pub fn image_table(images: &[Image]) -> String {
     let mut out = format!("{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n", "arch", "binary", "layer-tar", "layer-gzip", "manifest", "config", "on-the-wire", "podman-size");
@@ -172,18 +252,6 @@ pub fn image_table(images: &[Image]) -> String {
         out += &format!("{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n", i.arch.name, i.binary, i.layer_tar, i.layer_gzip, i.manifest, i.config, i.on_the_wire(), i.podman_size);
     }
     out
-}
-
-/// Writes the manifest list with every arch's image as an OCI layout directory or oci-archive.
-pub fn export_list(podman: &Podman, dest: &str) {
-    podman.ok(["manifest", "push", "--quiet", "--all", "--format", "oci", &list_name(), dest]);
-}
-
-/// The oci-archive destination for `file`, named with the list's full name (its index then says
-/// `org.opencontainers.image.ref.name: localhost/pause:<version>`), so that a plain
-/// `ctr images import` names the image that way; with only a tag there, ctr makes up a name.
-pub fn archive_dest(file: &Path) -> String {
-    format!("oci-archive:{}:{}", file.display(), list_name())
 }
 
 /// The manifest list of the tests' images as an oci-archive (written once per test process).
@@ -194,7 +262,7 @@ pub fn list_archive() -> PathBuf {
             images();
             let file = repo_root().join(format!("target/images/pause-{}.oci.tar", version()));
             let _ = std::fs::remove_file(&file);
-            export_list(&Podman::for_tests(), &archive_dest(&file));
+            export_layout(&file, true);
             file
         })
         .clone()

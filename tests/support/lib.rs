@@ -5,6 +5,8 @@ pub mod containerd;
 pub mod expected;
 pub mod image;
 pub mod pause;
+pub mod registry;
+pub mod report;
 pub mod podman;
 pub mod process;
 pub mod procfs;

@@ -52,31 +52,11 @@ pub fn breakdowns() -> Vec<Breakdown> {
     ARCHES.iter().map(|a| breakdown(a)).collect()
 }
 
-/// The size report: one line per arch with where the bytes go and the budget; with a previous
-/// report's totals (arch, bytes), also the change.
-pub fn size_table(rows: &[Breakdown], previous: &[(&'static Arch, u64)]) -> String {
-    let mut out = format!("{:<8} {:>5} {:>7} {:>5} {:>7} {:>7} {:>6}", "arch", "bytes", "headers", "code", "strings", "padding", "budget");
-    if !previous.is_empty() {
-        out += &format!(" {:>6}", "change");
-    }
-    out.push('\n');
+/// The size report: one line per arch with where the bytes go and the budget.
+pub fn size_table(rows: &[Breakdown]) -> String {
+    let mut out = format!("{:<8} {:>5} {:>7} {:>5} {:>7} {:>7} {:>6}\n", "arch", "bytes", "headers", "code", "strings", "padding", "budget");
     for b in rows {
-        out += &format!("{:<8} {:>5} {:>7} {:>5} {:>7} {:>7} {:>6}", b.arch.name, b.total, b.headers, b.code, b.strings, b.padding, b.arch.max_bytes);
-        if let Some((_, old)) = previous.iter().find(|(a, _)| *a == b.arch) {
-            out += &format!(" {:>+6}", b.total as i64 - *old as i64);
-        }
-        out.push('\n');
+        out += &format!("{:<8} {:>5} {:>7} {:>5} {:>7} {:>7} {:>6}\n", b.arch.name, b.total, b.headers, b.code, b.strings, b.padding, b.arch.max_bytes);
     }
     out
-}
-
-/// Reads the (arch, bytes) pairs back from a saved size report.
-pub fn parse_size_table(text: &str) -> Vec<(&'static Arch, u64)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut cols = l.split_whitespace();
-            let arch = crate::arch::by_name(cols.next()?)?;
-            Some((arch, cols.next()?.parse().ok()?))
-        })
-        .collect()
 }

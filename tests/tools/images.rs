@@ -1,38 +1,59 @@
 //! images: builds every arch's binary with cargo and pause image with podman from the
-//! Containerfile, assembles the manifest list localhost/pause:<version>, and prints a size table.
+//! Containerfile, the manifest list localhost/pause:<version> in podman's store and the OCI
+//! layout that ships (target/images/oci/list), and prints a size table.
 //!
 //!   bash tests/tool images
-//!   bash tests/tool images --oci-dir DIR        # also write an OCI layout
-//!   bash tests/tool images --oci-archive FILE   # or an oci-archive tarball
+//!   bash tests/tool images --oci-dir DIR           # also copy the OCI layout to DIR
+//!   bash tests/tool images --oci-archive FILE      # or write it as an oci-archive tarball
+//!   bash tests/tool images --json                  # the size report with the images, as JSON
+//!   bash tests/tool images --compare EARLIER.json  # exit 1 naming every figure that grew
 //!
 //! Builds are reproducible (--timestamp 0, no history): the same source gives the same digests.
 //! It uses podman as you have it set up (CONTAINERS_CONF and the like are honoured).
-use pause_tests::cargo::version;
 use pause_tests::image::*;
 use pause_tests::podman::Podman;
+use pause_tests::report::{grown, read_report, report};
+use std::path::PathBuf;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut exports = Vec::new();
-    for pair in args.chunks(2) {
-        match pair {
-            [flag, path] if flag == "--oci-dir" => exports.push(format!("oci:{path}:{}", version())),
-            [flag, path] if flag == "--oci-archive" => exports.push(archive_dest(std::path::Path::new(path))),
+    let mut args = std::env::args().skip(1);
+    let (mut dirs, mut archives, mut json, mut previous) = (Vec::new(), Vec::new(), false, None);
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--oci-dir", Some(path)) => dirs.push(PathBuf::from(path)),
+            ("--oci-archive", Some(path)) => archives.push(PathBuf::from(path)),
+            ("--compare", Some(path)) => previous = Some(read_report(&path)),
+            ("--json", None) => json = true,
             _ => {
-                eprintln!("usage: images [--oci-dir DIR] [--oci-archive FILE]");
+                eprintln!("usage: images [--oci-dir DIR] [--oci-archive FILE] [--json | --compare EARLIER.json]");
                 std::process::exit(64)
             }
         }
     }
-    let podman = Podman::user();
-    let images = build_images(&podman);
-    print!("{}", image_table(&images));
-    println!("manifest list: {}", list_name());
-    for i in &images {
-        println!("{}: {} (manifest {})", image_name(i.arch), i.id, i.manifest_digest);
+    let images = build_images(&Podman::user());
+    let now = report(&pause_tests::size::breakdowns(), Some(&images));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&now).unwrap());
+    } else {
+        print!("{}", image_table(&images));
+        println!("manifest list: {} (OCI layout: {})", list_name(), layout_dir().display());
+        for i in &images {
+            println!("{}: {} (manifest {})", image_name(i.arch), i.id, i.manifest_digest);
+        }
     }
-    for dest in exports {
-        export_list(&podman, &dest);
-        println!("wrote {dest}");
+    for dir in dirs {
+        export_layout(&dir, false);
+        eprintln!("wrote the OCI layout {}", dir.display());
+    }
+    for file in archives {
+        export_layout(&file, true);
+        eprintln!("wrote the oci-archive {}", file.display());
+    }
+    let grew = previous.map(|old| grown(&old, &now)).unwrap_or_default();
+    for line in &grew {
+        eprintln!("images: {line}");
+    }
+    if !grew.is_empty() {
+        std::process::exit(1)
     }
 }

@@ -1,42 +1,35 @@
-//! size-report: builds every arch's release binary and prints, per arch, their size and where the
+//! size-report: builds every arch's release binary and prints, per arch, its size and where the
 //! bytes go (headers, code, strings, padding) next to the budget.
 //!
-//!   bash tests/tool size-report > sizes.txt
-//!   bash tests/tool size-report --compare sizes.txt
+//!   bash tests/tool size-report                        # a table
+//!   bash tests/tool size-report --json > sizes.json    # the same as one JSON object (README)
+//!   bash tests/tool size-report --compare sizes.json   # the table, then every figure that grew
 //!
-//! With --compare FILE (an earlier report) it also prints the change per arch and exits 1 if any
-//! binary grew. It exits 2 if any binary is over its budget.
+//! Exit status: 2 if any binary is over its budget; else 1 if --compare found a figure that grew
+//! (each named on stderr with old, new and delta); 64 for bad arguments or an unreadable report.
+use pause_tests::report::{grown, read_report, report};
 use pause_tests::size::*;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let previous = match args.as_slice() {
-        [] => Vec::new(),
-        [flag, file] if flag == "--compare" => {
-            let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
-            let rows = parse_size_table(&text);
-            assert!(!rows.is_empty(), "{file} holds no size report");
-            rows
-        }
+    let (json, previous) = match args.as_slice() {
+        [] => (false, None),
+        [flag] if flag == "--json" => (true, None),
+        [flag, file] if flag == "--compare" => (false, Some(read_report(file))),
         _ => {
-            eprintln!("usage: size-report [--compare EARLIER-REPORT]");
+            eprintln!("usage: size-report [--json | --compare EARLIER.json]");
             std::process::exit(64)
         }
     };
     let rows = breakdowns();
-    print!("{}", size_table(&rows, &previous));
-    let grew: Vec<String> = rows
-        .iter()
-        .filter_map(|b| {
-            let (_, old) = previous.iter().find(|(a, _)| *a == b.arch)?;
-            (b.total > *old).then(|| format!("{} grew from {old} to {} bytes", b.arch.name, b.total))
-        })
-        .collect();
-    let over: Vec<String> = rows
-        .iter()
-        .filter(|b| b.over_budget())
-        .map(|b| format!("{} is over its budget of {} bytes", b.arch.name, b.arch.max_bytes))
-        .collect();
+    let now = report(&rows, None);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&now).unwrap());
+    } else {
+        print!("{}", size_table(&rows));
+    }
+    let grew = previous.map(|old| grown(&old, &now)).unwrap_or_default();
+    let over: Vec<String> = rows.iter().filter(|b| b.over_budget()).map(|b| format!("{} is over its budget of {} bytes", b.arch.name, b.arch.max_bytes)).collect();
     for line in grew.iter().chain(&over) {
         eprintln!("size-report: {line}");
     }

@@ -1,0 +1,129 @@
+//! Distribution through a real registry (Debian's docker-registry on 127.0.0.1 in a network
+//! namespace of the test's own): push every platform, pull each into an empty store, and count the
+//! bytes the registry served from its access log.
+use pause_tests::containerd::Containerd;
+use pause_tests::image::{images, layout_dir};
+use pause_tests::podman::Podman;
+use pause_tests::prelude::*;
+use pause_tests::registry::{Registry, Served, ADDRESS};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The image in the registry: 127.0.0.1:5000/pause:<version>.
+fn remote() -> String {
+    format!("{ADDRESS}/pause:{}", version())
+}
+
+/// A registry (in a containerd's network namespace, so that the CRI can pull from it too) holding
+/// every platform of the shipping OCI layout, pushed with `skopeo copy --all`.
+fn registry_with_the_image() -> (Containerd, Registry) {
+    images();
+    require("skopeo", "install skopeo (bash tests/run does)");
+    let c = Containerd::start_with("localhost/pause-not-used:0", &[]);
+    let r = Registry::start(c.holder_pid());
+    let layout = format!("oci:{}:{}", layout_dir().display(), pause_tests::image::list_name());
+    let out = r.in_netns(&["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", &layout, &format!("docker://{}", remote())]);
+    assert!(out.status.success(), "skopeo copy --all: {}{}", text(&out.stderr), r.log());
+    (c, r)
+}
+
+/// An empty podman store of its own, for pulls (podman refuses a runroot path over 50 characters).
+struct Store(std::path::PathBuf);
+impl Store {
+    fn new() -> Store {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::path::PathBuf::from(format!("/tmp/pause-pull-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let _ = std::fs::remove_dir_all(&dir);
+        Store(dir)
+    }
+    /// `podman pull` into this store, in the registry's network namespace.
+    fn pull(&self, r: &Registry, args: &[&str]) {
+        let podman = Podman::for_tests();
+        let mut cmd = podman.other("nsenter");
+        cmd.args(["-t", &r_pid(r), "--net", "--", "podman", "--root"]).arg(self.0.join("root")).arg("--runroot").arg(self.0.join("run"));
+        cmd.args(["--storage-driver", "vfs", "pull", "--quiet", "--tls-verify=false"]).args(args);
+        let out = run_to_end(cmd);
+        assert!(out.status.success(), "podman pull {args:?}: {}", text(&out.stderr));
+    }
+}
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn r_pid(r: &Registry) -> String {
+    r.netns_pid().to_string()
+}
+
+/// Body bytes the registry served for the image (manifests and blobs) since access-log line
+/// `from`, and the requests.
+fn image_bytes_since(r: &Registry, from: usize) -> (u64, Vec<Served>) {
+    let (_, served) = r.bytes_since(from);
+    let image: u64 = served.iter().filter(|s| s.method == "GET" && s.path.starts_with("/v2/pause/")).map(|s| s.bytes).sum();
+    (image, served)
+}
+
+fn list_bytes() -> u64 {
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout_dir().join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["size"].as_u64().unwrap()
+}
+
+/// Each platform pulled into an empty store by its manifest digest: the registry serves exactly
+/// its manifest, config and gzip layer, at most 1,536 bytes; pulled by tag with --platform it
+/// serves the manifest list on top. Prints the measured table.
+#[test]
+fn each_platform_pull_moves_at_most_1536_bytes() {
+    let (_c, r) = registry_with_the_image();
+    println!("{:<8} {:>12} {:>11}", "arch", "by-digest", "by-tag");
+    let mut over = Vec::new();
+    for i in images() {
+        let from = r.served().len();
+        Store::new().pull(&r, &[&format!("{ADDRESS}/pause@{}", i.manifest_digest)]);
+        let (by_digest, served) = image_bytes_since(&r, from);
+        assert_eq!(by_digest, i.on_the_wire(), "{}: the registry served {served:?}", i.arch.name);
+        let from = r.served().len();
+        Store::new().pull(&r, &["--platform", i.arch.platform, &remote()]);
+        let (by_tag, served) = image_bytes_since(&r, from);
+        assert_eq!(by_tag, list_bytes() + i.on_the_wire(), "{}: by tag the registry served {served:?}", i.arch.name);
+        println!("{:<8} {:>12} {:>11}", i.arch.name, by_digest, by_tag);
+        if by_digest > 1536 {
+            over.push(format!("{}: {by_digest} bytes", i.arch.name));
+        }
+    }
+    assert!(over.is_empty(), "over 1,536 bytes on the wire: {over:?}");
+}
+
+/// containerd's CRI PullImage (as kubelet pulls) of the host's platform from the registry: it
+/// moves the manifest list, then amd64's manifest, config and layer, and the image it reports is
+/// the one built.
+#[test]
+fn the_cri_pull_moves_the_list_and_one_platform() {
+    let (mut c, r) = registry_with_the_image();
+    let from = r.served().len();
+    let image_ref = c.pull_image(&remote());
+    let (bytes, served) = image_bytes_since(&r, from);
+    let amd64 = &images()[0];
+    println!("CRI PullImage {image_ref}: {bytes} bytes");
+    assert_eq!(bytes, list_bytes() + amd64.on_the_wire(), "the registry served {served:?}");
+    assert_eq!(image_ref.trim_start_matches("sha256:"), amd64.id.trim_start_matches("sha256:"), "containerd's image is not the one built");
+}
+
+/// A second CRI PullImage of the same image moves at most the manifest list: containerd asks for
+/// the tag's digest (one HEAD, no body), finds it unchanged, and fetches nothing; the image is the
+/// same. (podman 4.3 fetches the list, the platform manifest and the config again: README.)
+#[test]
+fn a_second_cri_pull_moves_at_most_the_manifest_list() {
+    let (mut c, r) = registry_with_the_image();
+    let first = c.pull_image(&remote());
+    let from = r.served().len();
+    let second = c.pull_image(&remote());
+    let (_, served) = image_bytes_since(&r, from);
+    let image: Vec<&Served> = served.iter().filter(|s| s.path.starts_with("/v2/pause/")).collect();
+    let list = format!("/v2/pause/manifests/{}", version());
+    assert!(image.iter().all(|s| s.path == list), "the second pull asked for more than the list: {served:?}");
+    assert!(!image.is_empty(), "the second pull did not ask the registry at all: the test proves nothing");
+    let bytes: u64 = image.iter().filter(|s| s.method == "GET").map(|s| s.bytes).sum();
+    assert!(bytes <= list_bytes(), "{bytes} bytes");
+    println!("second CRI pull: {:?}", image.iter().map(|s| format!("{} {} ({} bytes)", s.method, s.path, s.bytes)).collect::<Vec<_>>());
+    assert_eq!(second, first, "the image changed between two pulls");
+}
