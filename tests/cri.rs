@@ -94,7 +94,7 @@ fn busybox_in_the_pod_sees_pause_as_pid_1_and_orphans_are_reaped() {
     let ctr = c.run_busybox(&id, &config, "worker", &["sleep", "600"]);
     let (code, ps, err) = c.exec_sync(&ctr, &["ps", "-o", "pid,args"], 10);
     assert_eq!(code, 0, "{err}");
-    let pid1 = ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or_else(|| panic!("no PID 1 in:\n{ps}"));
+    let pid1 = pid_1_line(&ps);
     assert!(pid1.trim_end().ends_with("/pause"), "PID 1 of the pod is not /pause:\n{ps}");
 
     let cpu = cpu_ticks(pid);
@@ -126,7 +126,7 @@ fn with_pid_namespace_container_pause_and_busybox_each_have_their_own() {
     let (code, ps, err) = c.exec_sync(&ctr, &["ps", "-o", "pid,args"], 10);
     assert_eq!(code, 0, "{err}");
     assert!(!ps.contains("/pause"), "/pause is visible from the container:\n{ps}");
-    let pid1 = ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or_else(|| panic!("no PID 1 in:\n{ps}"));
+    let pid1 = pid_1_line(&ps);
     assert!(pid1.contains("sleep 600"), "PID 1 of the container is not its own command:\n{ps}");
     let sleeper = children_of_shims(&c).into_iter().find(|p| p != &pid && std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default().starts_with("sleep")).expect("the container's process");
     assert_ne!(pid_ns(sleeper), pid_ns(pid), "the container shares pause's PID namespace");

@@ -198,7 +198,7 @@ fn pod_infra_holds_the_namespaces_and_reaps() {
     podman().ok(["pod", "start", &pod.name]);
     let infra = podman().infra_of(&pod.name);
     let ps = podman().ok(["run", "--rm", "--pod", &pod.name, bb, "ps", "-o", "pid,user,args"]);
-    let pid1 = ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or_else(|| panic!("no PID 1 in:\n{ps}"));
+    let pid1 = pid_1_line(&ps);
     assert!(pid1.trim_end().ends_with("/pause"), "PID 1 of the pod is not /pause:\n{ps}");
 
     // Orphans come from `podman exec` into a running container: a container that ends takes
@@ -243,7 +243,7 @@ fn kube_play_pod_with_shared_pid_namespace() {
     assert_eq!(image.trim(), list_name(), "the infra container is not this image");
     let one = format!("{name}-one");
     let ps = kube.ok(["exec", &one, "ps", "-o", "pid,args"]);
-    let pid1 = ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or_else(|| panic!("no PID 1 in:\n{ps}"));
+    let pid1 = pid_1_line(&ps);
     assert!(pid1.trim_end().ends_with("/pause"), "PID 1 is not /pause:\n{ps}");
     let init = kube.running_pid(&infra);
     orphans_are_adopted_and_reaped(init, &|script| {

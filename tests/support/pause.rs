@@ -88,3 +88,8 @@ pub fn stop_pid_1(u: Running, init: u32) {
     assert_eq!(out.status.code(), Some(0), "{:?} {}", out.status, text(&out.stderr));
     assert_eq!(text(&out.stderr), SHUTDOWN_TERM, "no warning as PID 1, then the shutdown line");
 }
+
+/// The line for PID 1 in `ps -o pid,...` output (a container's view of its PID namespace).
+pub fn pid_1_line(ps: &str) -> &str {
+    ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or_else(|| panic!("no PID 1 in:\n{ps}"))
+}
