@@ -1,6 +1,6 @@
 //! riscv64 (RV64GC, LP64D) entry point. The kernel returns from signal handlers through its vDSO
-//! (it points ra at `__vdso_rt_sigreturn`), so no restorer (its
-//! kernel_sigaction has no field for one); pause's handler never returns anyway.
+//! (it points ra at `__vdso_rt_sigreturn`), so no restorer
+//! (its kernel_sigaction has no field for one); pause's handler never returns anyway.
 
 use core::arch::naked_asm;
 
