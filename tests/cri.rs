@@ -66,7 +66,7 @@ fn sandbox_with_the_shipped_profile_is_ready_and_stops() {
     // That filter, not another: the runtime spec holds the profile's default action and exactly
     // its syscall names. (containerd 1.6 does not filter rules by `includes.arches`: the arm64-only
     // ppoll rule is kept on amd64 too, which allows one more syscall and breaks nothing.)
-    let info: serde_json::Value = serde_json::from_str(c.pod_status(&id).info.get("info").unwrap()).unwrap();
+    let info = c.pod_info(&id);
     let spec = &info["runtimeSpec"]["linux"]["seccomp"];
     assert_eq!(spec["defaultAction"], "SCMP_ACT_ERRNO", "{spec}");
     let names = |rules: &serde_json::Value| -> Vec<String> {

@@ -50,10 +50,7 @@ fn each_platform_image_has_one_layer_with_only_pause() {
         assert!(entries[0].starts_with("-rwxr-xr-x") && entries[0].ends_with(" pause"), "{name}: {}", entries[0]);
     }
     let list: serde_json::Value = serde_json::from_str(&podman().ok(["manifest", "inspect", &list_name()])).unwrap();
-    let platforms: Vec<String> = list["manifests"].as_array().unwrap().iter().map(|m| {
-        let p = &m["platform"];
-        [&p["os"], &p["architecture"], &p["variant"]].iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("/")
-    }).collect();
+    let platforms: Vec<String> = list["manifests"].as_array().unwrap().iter().map(|m| platform_of(&m["platform"])).collect();
     assert_eq!(platforms, ARCHES.map(|a| a.platform), "the manifest list's platforms");
 }
 
@@ -92,9 +89,7 @@ fn the_shipping_layout_holds_every_platform_and_no_base_annotations() {
     let entries = index["manifests"].as_array().unwrap();
     assert_eq!(entries.len(), ARCHES.len());
     for (e, i) in entries.iter().zip(images()) {
-        let p = &e["platform"];
-        let platform = [&p["os"], &p["architecture"], &p["variant"]].iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("/");
-        assert_eq!(platform, i.arch.platform);
+        assert_eq!(platform_of(&e["platform"]), i.arch.platform);
         let manifest = read(&blob(&e["digest"]));
         assert!(manifest.get("annotations").is_none(), "{}: {manifest}", i.arch.name);
         assert_eq!(manifest["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:"), i.id.trim_start_matches("sha256:"), "{}", i.arch.name);

@@ -39,7 +39,7 @@ impl Store {
     fn pull(&self, r: &Registry, args: &[&str]) {
         let podman = Podman::for_tests();
         let mut cmd = podman.other("nsenter");
-        cmd.args(["-t", &r_pid(r), "--net", "--", "podman", "--root"]).arg(self.0.join("root")).arg("--runroot").arg(self.0.join("run"));
+        cmd.args(["-t", &r.netns_pid().to_string(), "--net", "--", "podman", "--root"]).arg(self.0.join("root")).arg("--runroot").arg(self.0.join("run"));
         cmd.args(["--storage-driver", "vfs", "pull", "--quiet", "--tls-verify=false"]).args(args);
         let out = run_to_end(cmd);
         assert!(out.status.success(), "podman pull {args:?}: {}", text(&out.stderr));
@@ -51,14 +51,10 @@ impl Drop for Store {
     }
 }
 
-fn r_pid(r: &Registry) -> String {
-    r.netns_pid().to_string()
-}
-
 /// Body bytes the registry served for the image (manifests and blobs) since access-log line
 /// `from`, and the requests.
 fn image_bytes_since(r: &Registry, from: usize) -> (u64, Vec<Served>) {
-    let (_, served) = r.bytes_since(from);
+    let served = r.served_since(from);
     let image: u64 = served.iter().filter(|s| s.method == "GET" && s.path.starts_with("/v2/pause/")).map(|s| s.bytes).sum();
     (image, served)
 }

@@ -155,14 +155,19 @@ impl Containerd {
         self.pod_status(id).status.unwrap().state == PodSandboxState::SandboxReady as i32
     }
 
+    /// The runtime's view of the sandbox (pid, runtime spec, ...): the verbose status's "info".
+    pub fn pod_info(&mut self, id: &str) -> serde_json::Value {
+        serde_json::from_str(self.pod_status(id).info.get("info").expect("verbose info")).unwrap()
+    }
+
     /// The host pid of the sandbox's container (pause), from the verbose status.
     pub fn pause_pid(&mut self, id: &str) -> u32 {
-        info_json(&self.pod_status(id))["pid"].as_u64().expect("pid in the sandbox info") as u32
+        self.pod_info(id)["pid"].as_u64().expect("pid in the sandbox info") as u32
     }
 
     /// The sandbox's network namespace path, from the verbose status.
     pub fn netns_path(&mut self, id: &str) -> String {
-        let info = info_json(&self.pod_status(id));
+        let info = self.pod_info(id);
         let namespaces = info["runtimeSpec"]["linux"]["namespaces"].as_array().expect("namespaces in the runtime spec").clone();
         namespaces.iter().find(|n| n["type"] == "network").and_then(|n| n["path"].as_str()).expect("a network namespace path").to_string()
     }
@@ -303,10 +308,6 @@ async fn connect(socket: &Path) -> Result<Channel, tonic::transport::Error> {
             async move { Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::connect(socket).await?)) }
         }))
         .await
-}
-
-fn info_json(status: &PodSandboxStatusResponse) -> serde_json::Value {
-    serde_json::from_str(status.info.get("info").expect("verbose info")).unwrap()
 }
 
 fn tail(log: &str) -> String {

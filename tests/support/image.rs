@@ -100,6 +100,11 @@ pub fn layout_dir() -> PathBuf {
     repo_root().join("target/images/oci/list")
 }
 
+/// "os/architecture[/variant]" of an OCI platform object, as `--platform` takes it.
+pub fn platform_of(p: &Value) -> String {
+    [&p["os"], &p["architecture"], &p["variant"]].iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("/")
+}
+
 fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(bytes))
 }

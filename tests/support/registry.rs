@@ -82,10 +82,9 @@ impl Registry {
             .collect()
     }
 
-    /// What the registry served since `from` (an index into `served()`): total body bytes of GETs.
-    pub fn bytes_since(&self, from: usize) -> (u64, Vec<Served>) {
-        let served: Vec<Served> = self.served().into_iter().skip(from).collect();
-        (served.iter().filter(|s| s.method == "GET").map(|s| s.bytes).sum(), served)
+    /// The requests served since `from` (an index into `served()`).
+    pub fn served_since(&self, from: usize) -> Vec<Served> {
+        self.served().into_iter().skip(from).collect()
     }
 
     pub fn log(&self) -> String {
