@@ -37,8 +37,8 @@ for_each_arch! {
 for_each_arch! {
     /// Not PID 1: the exact warning on stderr, nothing on stdout, and pause keeps running.
     fn warns_when_not_pid_1(arch) {
+        // Asleep in its final wait: pause.c's loop, which nothing but a signal ends.
         let mut p = asleep(pause_cmd(arch));
-        std::thread::sleep(Duration::from_millis(200));
         assert!(p.is_running(), "pause ended on its own");
         p.signal(SIGKILL);
         let out = p.finish();
@@ -122,7 +122,7 @@ for_each_arch! {
 /// argc = 0 (execve with an empty argv, natively): no argument to look at, pause just runs.
 #[test]
 fn argc_zero_runs_normally() {
-    let out = stopped_by(harness(&["argc0"], &[binary(&AMD64).to_string_lossy()]), SIGTERM);
+    let out = stopped_by(harness!().command(&Setup::Argc0, &[binary(&AMD64).to_string_lossy()]), SIGTERM);
     assert_eq!(out.status.code(), Some(0), "{:?}", out.status);
     assert_eq!(text(&out.stderr), format!("{WARNING}{SHUTDOWN_TERM}"));
     assert_eq!(text(&out.stdout), "");
@@ -174,7 +174,7 @@ fn the_first_handler_blocks_the_other_signal_until_it_exits() {
     for round in 0..20 {
         let p = asleep(pause_cmd(&AMD64));
         p.signal(SIGSTOP);
-        assert!(eventually(Duration::from_secs(5), || stat(p.pid).is_some_and(|s| s.state == 'T')), "round {round}: not stopped");
+        assert!(eventually(Duration::from_secs(5), || stat(p.pid).is_some_and(|s| s.state == State::Stopped)), "round {round}: not stopped");
         p.signal(SIGTERM);
         p.signal(SIGINT);
         let pending = signal_mask(p.pid, "ShdPnd").unwrap() | signal_mask(p.pid, "SigPnd").unwrap();

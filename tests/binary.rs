@@ -14,6 +14,32 @@ fn field(bytes: &[u8], arch: &Arch, off: usize, n: usize) -> u64 {
     v
 }
 
+/// The size of the field a projection picks, e.g. `size_of_field(|h: &elf64_hdr| &h.e_entry)`.
+fn size_of_field<S, T>(_: impl Fn(&S) -> &T) -> usize {
+    std::mem::size_of::<T>()
+}
+
+/// Field `$f` of the ELF header (linux-raw-sys's elf64_hdr or elf32_hdr, by the arch's class)
+/// at byte `$base` of the file, in the file's byte order.
+macro_rules! elf_field {
+    ($bytes:expr, $arch:expr, $base:expr, $hdr64:ident, $hdr32:ident, $f:ident) => {{
+        use linux_raw_sys::elf_uapi::{$hdr32, $hdr64};
+        let (off, n) = if $arch.elf.class64 {
+            (std::mem::offset_of!($hdr64, $f), size_of_field(|h: &$hdr64| &h.$f))
+        } else {
+            (std::mem::offset_of!($hdr32, $f), size_of_field(|h: &$hdr32| &h.$f))
+        };
+        field($bytes, $arch, $base + off, n)
+    }};
+}
+
+/// A field of the ELF header.
+macro_rules! ehdr {
+    ($bytes:expr, $arch:expr, $f:ident) => {
+        elf_field!($bytes, $arch, 0, elf64_hdr, elf32_hdr, $f)
+    };
+}
+
 struct Segment {
     p_type: u32,
     flags: u32,
@@ -24,35 +50,26 @@ struct Segment {
     align: u64,
 }
 
-const PT_DYNAMIC: u32 = 2;
-const PT_INTERP: u32 = 3;
-const PT_LOAD: u32 = 1;
-const PT_GNU_STACK: u32 = 0x6474_e551;
-const PF_X: u32 = 1;
-const PF_W: u32 = 2;
-const PF_R: u32 = 4;
+use linux_raw_sys::elf_uapi::{EI_CLASS, EI_DATA, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, ET_DYN, PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_STACK, PT_INTERP, PT_LOAD};
 
 fn segments(bytes: &[u8], arch: &Arch) -> Vec<Segment> {
-    let (phoff, phentsize, phnum) = if arch.elf.class64 {
-        (field(bytes, arch, 32, 8), field(bytes, arch, 54, 2), field(bytes, arch, 56, 2))
-    } else {
-        (field(bytes, arch, 28, 4), field(bytes, arch, 42, 2), field(bytes, arch, 44, 2))
-    };
+    let (phoff, phentsize, phnum) = (ehdr!(bytes, arch, e_phoff), ehdr!(bytes, arch, e_phentsize), ehdr!(bytes, arch, e_phnum));
     (0..phnum as usize)
         .map(|i| {
             let ph = phoff as usize + i * phentsize as usize;
-            let f = |off64: usize, off32: usize| {
-                if arch.elf.class64 { field(bytes, arch, ph + off64, 8) } else { field(bytes, arch, ph + off32, 4) }
-            };
-            let flags_off = if arch.elf.class64 { 4 } else { 24 };
+            macro_rules! phdr {
+                ($f:ident) => {
+                    elf_field!(bytes, arch, ph, elf64_phdr, elf32_phdr, $f)
+                };
+            }
             Segment {
-                p_type: field(bytes, arch, ph, 4) as u32,
-                flags: field(bytes, arch, ph + flags_off, 4) as u32,
-                offset: f(8, 4),
-                vaddr: f(16, 8),
-                filesz: f(32, 16),
-                memsz: f(40, 20),
-                align: f(48, 28),
+                p_type: phdr!(p_type) as u32,
+                flags: phdr!(p_flags) as u32,
+                offset: phdr!(p_offset),
+                vaddr: phdr!(p_vaddr),
+                filesz: phdr!(p_filesz),
+                memsz: phdr!(p_memsz),
+                align: phdr!(p_align),
             }
         })
         .collect()
@@ -63,10 +80,10 @@ for_each_arch! {
     fn elf_identity_is_right(arch) {
         let bytes = std::fs::read(binary(arch)).unwrap();
         assert_eq!(&bytes[..4], b"\x7fELF");
-        assert_eq!(bytes[4], if arch.elf.class64 { 2 } else { 1 }, "EI_CLASS");
-        assert_eq!(bytes[5], if arch.elf.big_endian { 2 } else { 1 }, "EI_DATA");
-        assert_eq!(field(&bytes, arch, 18, 2), arch.elf.machine as u64, "e_machine");
-        let e_flags = if arch.elf.class64 { field(&bytes, arch, 48, 4) } else { field(&bytes, arch, 36, 4) };
+        assert_eq!(bytes[EI_CLASS as usize] as u32, if arch.elf.class64 { ELFCLASS64 } else { ELFCLASS32 }, "EI_CLASS");
+        assert_eq!(bytes[EI_DATA as usize] as u32, if arch.elf.big_endian { ELFDATA2MSB } else { ELFDATA2LSB }, "EI_DATA");
+        assert_eq!(ehdr!(&bytes, arch, e_machine), arch.elf.machine as u64, "e_machine");
+        let e_flags = ehdr!(&bytes, arch, e_flags);
         assert_eq!(e_flags, arch.elf.flags as u64, "e_flags");
     }
 }
@@ -76,12 +93,8 @@ for_each_arch! {
     /// could apply a relocation: the link script fails on any), no section headers.
     fn static_position_independent_without_sections(arch) {
         let bytes = std::fs::read(binary(arch)).unwrap();
-        assert_eq!(field(&bytes, arch, 16, 2), 3, "e_type must be ET_DYN");
-        let (shoff, shnum) = if arch.elf.class64 {
-            (field(&bytes, arch, 40, 8), field(&bytes, arch, 60, 2))
-        } else {
-            (field(&bytes, arch, 32, 4), field(&bytes, arch, 48, 2))
-        };
+        assert_eq!(ehdr!(&bytes, arch, e_type), ET_DYN as u64, "e_type must be ET_DYN");
+        let (shoff, shnum) = (ehdr!(&bytes, arch, e_shoff), ehdr!(&bytes, arch, e_shnum));
         assert_eq!((shoff, shnum), (0, 0), "section headers");
         let segs = segments(&bytes, arch);
         assert!(segs.iter().all(|s| s.p_type != PT_INTERP), "PT_INTERP: not static");
@@ -106,7 +119,7 @@ for_each_arch! {
         let stack = &segs[1];
         assert_eq!(stack.p_type, PT_GNU_STACK);
         assert_eq!(stack.flags, PF_R | PF_W, "stack must be RW, not executable");
-        let entry = if arch.elf.class64 { field(&bytes, arch, 24, 8) } else { field(&bytes, arch, 24, 4) };
+        let entry = ehdr!(&bytes, arch, e_entry);
         assert!(entry >= 64 && entry < bytes.len() as u64, "e_entry {entry:#x} outside the code");
     }
 }
@@ -129,9 +142,9 @@ fn every_binary_is_within_its_size_budget() {
 /// delta; against itself it exits 0.
 #[test]
 fn the_size_report_is_json_and_compare_catches_growth() {
-    let tool = pause_tests::tools::tool_path("size-report");
+    let tool = env!("CARGO_BIN_EXE_size-report");
     let run = |args: &[&std::ffi::OsStr]| {
-        let mut c = std::process::Command::new(&tool);
+        let mut c = std::process::Command::new(tool);
         c.args(args);
         run_to_end(c)
     };
@@ -147,18 +160,17 @@ fn the_size_report_is_json_and_compare_catches_growth() {
             assert!(b[k].is_u64(), "{}: no {k}", a.name);
         }
     }
-    let dir = repo_root().join("target");
-    let same = dir.join(format!("sizes-same-{}.json", std::process::id()));
+    let scratch = Scratch::new("sizes");
+    let same = scratch.join("same.json");
     std::fs::write(&same, &out.stdout).unwrap();
     let out = run(&["--compare".as_ref(), same.as_ref()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let mut doctored = report.clone();
     let bytes = doctored["arches"]["amd64"]["binary"]["bytes"].as_u64().unwrap();
     doctored["arches"]["amd64"]["binary"]["bytes"] = (bytes - 1).into();
-    let old = dir.join(format!("sizes-old-{}.json", std::process::id()));
+    let old = scratch.join("old.json");
     std::fs::write(&old, serde_json::to_vec(&doctored).unwrap()).unwrap();
     let out = run(&["--compare".as_ref(), old.as_ref()]);
-    let _ = (std::fs::remove_file(&same), std::fs::remove_file(&old));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), format!("size-report: arches.amd64.binary.bytes grew: {} -> {bytes} (+1)\n", bytes - 1));
 }
@@ -234,7 +246,7 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 /// give bit-identical binaries, identical to the ones the other tests use.
 #[test]
 fn clean_builds_are_bit_identical() {
-    let base = std::env::temp_dir().join(format!("pause-repro-{}", std::process::id()));
+    let base = Scratch::new("repro");
     let trees = [base.join("a"), base.join("b/a/longer/path")];
     for t in &trees {
         copy_tree(&repo_root(), t);
@@ -253,7 +265,6 @@ fn clean_builds_are_bit_identical() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let _ = std::fs::remove_dir_all(&base);
     for (i, a) in ARCHES.iter().enumerate() {
         let ours = std::fs::read(binary(a)).unwrap();
         assert!(builds[0][i] == builds[1][i], "{}: two clean builds differ", a.name);

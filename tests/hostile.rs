@@ -1,16 +1,22 @@
 //! Hostile conditions: orphan storms as PID 1, signal storms, tight resource limits, no
 //! privileges, read-only root, and fast container stops. Natively unless said otherwise.
+use pause_tests::harness::STORM_MAX_PROCESSES;
 use pause_tests::image::{image_name, images, list_name};
 use pause_tests::podman::Podman;
 use pause_tests::prelude::*;
-use pause_tests::tools::{storm_argv, STORM_MAX_PROCESSES};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// An orphan storm (with a uid of its own, so two storms never share a process limit), then pause
+/// as PID 1.
 fn storm(total: usize, burst: usize) -> Vec<String> {
-    storm_argv(total, burst, &pause_argv(&AMD64))
+    harness!().argv(&Setup::Storm(Storm::new(total, burst)), &pause_argv(&AMD64))
 }
+
+/// Zombie children of pause beyond which it is surely not reaping (a quarter of what the storm's
+/// process limit lets exist).
+const NOT_REAPING: usize = STORM_MAX_PROCESSES / 4;
 
 /// As PID 1: 50,000 orphans in bursts of 500, starting while pause starts (already-dead ones
 /// among them, reparented as zombies): afterwards nothing but pause is left (zombies would still be
@@ -24,25 +30,35 @@ fn pid_1_orphan_storm_of_50000_leaves_no_zombie_and_costs_no_cpu() {
     let done = eventually(Duration::from_secs(120), || {
         let children = children_of(init);
         most = most.max(children.len());
-        zombies = children.iter().filter(|c| c.1 == 'Z').count();
-        zombies > STORM_MAX_PROCESSES / 4 || pid_namespace_members(init).len() == 1
+        zombies = children.iter().filter(|c| c.state == State::Zombie).count();
+        zombies > NOT_REAPING || pid_namespace_members(init).len() == 1
     });
-    assert!(zombies <= STORM_MAX_PROCESSES / 4, "pause is not reaping: {zombies} zombie children");
+    assert!(zombies <= NOT_REAPING, "pause is not reaping: {zombies} zombie children");
     assert!(done, "the storm did not end: {} processes in the namespace", pid_namespace_members(init).len());
     let (cpu_used, wake_ups) = (cpu_ticks(init) - cpu, voluntary_switches(init) - woke);
     println!("storm: at most {most} children of pause at once; pause used {cpu_used} ticks and {wake_ups} wake-ups");
     assert!(most > 0, "no orphan was ever reparented to pause: the test proves nothing");
-    assert!(cpu_used <= 1, "pause used {cpu_used} clock ticks during the storm");
-    assert!(wake_ups <= 2, "pause woke {wake_ups} times during the storm");
+    assert!(cpu_used <= TICKS_SLACK, "pause used {cpu_used} clock ticks during the storm");
+    assert!(wake_ups <= WAKE_UPS_SLACK, "pause woke {wake_ups} times during the storm");
     signal(init, SIGTERM);
     assert_eq!(u.finish().status.code(), Some(0));
 }
 
-/// SIGTERM in the middle of an orphan storm: pause still exits 0 at once with its line.
+/// SIGTERM in the middle of an orphan storm: pause still exits 0 at once with its line. The
+/// storm is shown to be under way when the signal goes: pause has adopted orphans already, and
+/// the generator (pause's first child) is still making more.
 #[test]
 fn sigterm_during_an_orphan_storm_exits_0() {
     let (u, init) = pause_as_pid_1(&storm(50_000, 500));
-    std::thread::sleep(Duration::from_millis(300));
+    let generator = children_of(init).first().map(|c| c.pid).expect("the storm's generator");
+    let mut adopted = 0;
+    let under_way = eventually(Duration::from_secs(30), || {
+        adopted = children_of(init).iter().filter(|c| c.pid != generator).count();
+        adopted > 0
+    });
+    assert!(under_way, "pause adopted no orphan within 30 s: the storm never started");
+    let generating = stat(generator).is_some_and(|s| s.state != State::Zombie);
+    assert!(generating, "the storm was over before SIGTERM: the test would prove nothing");
     let t = Instant::now();
     signal(init, SIGTERM);
     let out = u.finish();
@@ -51,12 +67,18 @@ fn sigterm_during_an_orphan_storm_exits_0() {
     assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
 }
 
+/// Sends each of `signals` `each` times, then waits until none is pending for `pid` any more
+/// and it sleeps in its final wait again: every signal has been dealt with (dropped at once by
+/// the kernel, or delivered) before the test looks at what they cost.
 fn flood(pid: u32, signals: &[i32], each: usize) {
     for _ in 0..each {
         for &s in signals {
             signal(pid, s);
         }
     }
+    let none_pending = eventually(Duration::from_secs(10), || ["SigPnd", "ShdPnd"].iter().all(|f| signal_mask(pid, f) == Some(0)));
+    assert!(none_pending, "signals still pending for {pid} 10 s after the flood");
+    wait_until_asleep(pid);
 }
 
 /// As PID 1 of its namespace, signals pause does not handle are dropped by the kernel (an init
@@ -68,10 +90,9 @@ fn pid_1_shrugs_off_signal_storms() {
     let (u, init) = pause_as_pid_1(&pause_argv(&AMD64));
     let (cpu, woke) = (cpu_ticks(init), voluntary_switches(init));
     flood(init, &[SIGCHLD, SIGHUP, SIGUSR1, SIGWINCH, SIGPIPE], 2000);
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(stat(init).unwrap().state, 'S', "pause is no longer asleep");
-    assert!(voluntary_switches(init) - woke <= 2, "woken {} times", voluntary_switches(init) - woke);
-    assert!(cpu_ticks(init) - cpu <= 1);
+    assert_eq!(stat(init).unwrap().state, State::Sleeping, "pause is no longer asleep");
+    assert!(voluntary_switches(init) - woke <= WAKE_UPS_SLACK, "woken {} times", voluntary_switches(init) - woke);
+    assert!(cpu_ticks(init) - cpu <= TICKS_SLACK);
     signal(init, SIGTERM);
     let out = u.finish();
     assert_eq!((out.status.code(), text(&out.stderr)), (Some(0), SHUTDOWN_TERM.to_string()));
@@ -87,8 +108,7 @@ fn ignored_signal_storms_do_not_wake_it() {
     assert_eq!(caught, 1 << (SIGINT - 1) | 1 << (SIGTERM - 1), "pause handles signals other than SIGINT and SIGTERM: SigCgt {caught:x}");
     let woke = voluntary_switches(p.pid);
     flood(p.pid, &[SIGCHLD, SIGWINCH], 5000);
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(voluntary_switches(p.pid) - woke <= 2, "woken {} times", voluntary_switches(p.pid) - woke);
+    assert!(voluntary_switches(p.pid) - woke <= WAKE_UPS_SLACK, "woken {} times", voluntary_switches(p.pid) - woke);
     p.signal(SIGTERM);
     assert_eq!(p.finish().status.code(), Some(0));
 }
@@ -99,7 +119,7 @@ fn ignored_signal_storms_do_not_wake_it() {
 fn hup_usr1_and_pipe_end_it_when_not_pid_1() {
     for sig in [SIGHUP, SIGUSR1, SIGPIPE] {
         let p = asleep(pause_cmd(&AMD64));
-        flood(p.pid, &[sig], 1);
+        p.signal(sig);
         assert_eq!(p.finish().status.signal(), Some(sig));
     }
 }
@@ -110,7 +130,7 @@ fn hup_usr1_and_pipe_end_it_when_not_pid_1() {
 fn sigstop_and_sigcont_suspend_and_resume() {
     let check = |pid: u32| {
         signal(pid, SIGSTOP);
-        assert!(eventually(Duration::from_secs(5), || stat(pid).unwrap().state == 'T'), "not stopped");
+        assert!(eventually(Duration::from_secs(5), || stat(pid).unwrap().state == State::Stopped), "not stopped");
         signal(pid, SIGCONT);
         wait_until_asleep(pid);
         signal(pid, SIGTERM);
@@ -123,18 +143,17 @@ fn sigstop_and_sigcont_suspend_and_resume() {
     assert_eq!(u.finish().status.code(), Some(0));
 }
 
-/// Sets a resource limit in the child before it execs.
-fn with_rlimit(cmd: &mut Command, resource: i32, value: u64) {
-    #[repr(C)]
-    struct Rlimit { cur: u64, max: u64 }
+/// Sets a resource limit (linux_raw_sys::general::RLIMIT_*) in the child before it execs.
+fn with_rlimit(cmd: &mut Command, resource: u32, value: u64) {
+    use linux_raw_sys::general::rlimit;
     unsafe extern "C" {
-        fn setrlimit(resource: i32, rlim: *const Rlimit) -> i32;
+        fn setrlimit(resource: i32, rlim: *const rlimit) -> i32;
     }
     // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
     unsafe {
         cmd.pre_exec(move || {
-            let l = Rlimit { cur: value, max: value };
-            if setrlimit(resource, &l) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+            let l = rlimit { rlim_cur: value as _, rlim_max: value as _ };
+            if setrlimit(resource as i32, &l) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
         })
     };
 }
@@ -151,8 +170,7 @@ fn behaves(mut make: impl FnMut() -> Command, what: &str) {
     assert_eq!(text(&out.stderr), format!("{WARNING}{SHUTDOWN_TERM}"), "{what}");
 }
 
-const RLIMIT_STACK: i32 = 3;
-const RLIMIT_NOFILE: i32 = 7;
+use linux_raw_sys::general::{RLIMIT_NOFILE, RLIMIT_STACK};
 
 /// RLIMIT_STACK of 16 KiB, with no environment. pause itself needs a few dozen bytes below its
 /// arguments, but the kernel needs room there too: below 4 KiB execve itself fails (EFAULT), and

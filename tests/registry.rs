@@ -2,11 +2,11 @@
 //! namespace of the test's own): push every platform, pull each into an empty store, and count the
 //! bytes the registry served from its access log.
 use pause_tests::containerd::Containerd;
-use pause_tests::image::{images, layout_dir};
+use pause_tests::image::{images, layout_dir, WIRE_BUDGET};
+use pause_tests::node::DEBIAN_12;
 use pause_tests::podman::Podman;
 use pause_tests::prelude::*;
 use pause_tests::registry::{Registry, Served, ADDRESS};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The image in the registry: 127.0.0.1:5000/pause:<version>.
 fn remote() -> String {
@@ -18,7 +18,7 @@ fn remote() -> String {
 fn registry_with_the_image() -> (Containerd, Registry) {
     images();
     require("skopeo", "install skopeo (bash tests/run does)");
-    let c = Containerd::start_with("localhost/pause-not-used:0", &[]);
+    let c = Containerd::start_with(&DEBIAN_12, "localhost/pause-not-used:0", &[]);
     let r = Registry::start(c.holder_pid());
     let layout = format!("oci:{}:{}", layout_dir().display(), pause_tests::image::list_name());
     let out = r.in_netns(&["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", &layout, &format!("docker://{}", remote())]);
@@ -26,14 +26,11 @@ fn registry_with_the_image() -> (Containerd, Registry) {
     (c, r)
 }
 
-/// An empty podman store of its own, for pulls (podman refuses a runroot path over 50 characters).
-struct Store(std::path::PathBuf);
+/// An empty podman store of its own, for pulls, in a scratch directory.
+struct Store(Scratch);
 impl Store {
     fn new() -> Store {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::path::PathBuf::from(format!("/tmp/pause-pull-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
-        let _ = std::fs::remove_dir_all(&dir);
-        Store(dir)
+        Store(Scratch::new("pull"))
     }
     /// `podman pull` into this store, in the registry's network namespace.
     fn pull(&self, r: &Registry, args: &[&str]) {
@@ -43,11 +40,6 @@ impl Store {
         cmd.args(["--storage-driver", "vfs", "pull", "--quiet", "--tls-verify=false"]).args(args);
         let out = run_to_end(cmd);
         assert!(out.status.success(), "podman pull {args:?}: {}", text(&out.stderr));
-    }
-}
-impl Drop for Store {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -65,7 +57,7 @@ fn list_bytes() -> u64 {
 }
 
 /// Each platform pulled into an empty store by its manifest digest: the registry serves exactly
-/// its manifest, config and gzip layer, at most 1,536 bytes; pulled by tag with --platform it
+/// its manifest, config and gzip layer, at most WIRE_BUDGET (1,536) bytes; pulled by tag with --platform it
 /// serves the manifest list on top. Prints the measured table.
 #[test]
 fn each_platform_pull_moves_at_most_1536_bytes() {
@@ -82,11 +74,11 @@ fn each_platform_pull_moves_at_most_1536_bytes() {
         let (by_tag, served) = image_bytes_since(&r, from);
         assert_eq!(by_tag, list_bytes() + i.on_the_wire(), "{}: by tag the registry served {served:?}", i.arch.name);
         println!("{:<8} {:>12} {:>11}", i.arch.name, by_digest, by_tag);
-        if by_digest > 1536 {
+        if by_digest > WIRE_BUDGET {
             over.push(format!("{}: {by_digest} bytes", i.arch.name));
         }
     }
-    assert!(over.is_empty(), "over 1,536 bytes on the wire: {over:?}");
+    assert!(over.is_empty(), "over {WIRE_BUDGET} bytes on the wire: {over:?}");
 }
 
 /// containerd's CRI PullImage (as kubelet pulls) of the host's platform from the registry: it
@@ -94,9 +86,9 @@ fn each_platform_pull_moves_at_most_1536_bytes() {
 /// the one built.
 #[test]
 fn the_cri_pull_moves_the_list_and_one_platform() {
-    let (mut c, r) = registry_with_the_image();
+    let (c, r) = registry_with_the_image();
     let from = r.served().len();
-    let image_ref = c.pull_image(&remote());
+    let image_ref = c.cri().pull_image(&remote());
     let (bytes, served) = image_bytes_since(&r, from);
     let amd64 = &images()[0];
     println!("CRI PullImage {image_ref}: {bytes} bytes");
@@ -109,10 +101,10 @@ fn the_cri_pull_moves_the_list_and_one_platform() {
 /// same. (podman 4.3 fetches the list, the platform manifest and the config again: README.)
 #[test]
 fn a_second_cri_pull_moves_at_most_the_manifest_list() {
-    let (mut c, r) = registry_with_the_image();
-    let first = c.pull_image(&remote());
+    let (c, r) = registry_with_the_image();
+    let first = c.cri().pull_image(&remote());
     let from = r.served().len();
-    let second = c.pull_image(&remote());
+    let second = c.cri().pull_image(&remote());
     let (_, served) = image_bytes_since(&r, from);
     let image: Vec<&Served> = served.iter().filter(|s| s.path.starts_with("/v2/pause/")).collect();
     let list = format!("/v2/pause/manifests/{}", version());

@@ -1,6 +1,7 @@
 //! The shipped seccomp profile (seccomp.json) admits every behaviour of pause, and pause makes no
 //! syscall outside it: natively under podman and under a kill-on-anything-else filter, and on the
-//! four emulated arches by tracing the guest's syscalls.
+//! six emulated arches by tracing the guest's syscalls.
+use pause_tests::harness::Refuse;
 use pause_tests::image::{image_name, images};
 use pause_tests::podman::Podman;
 use pause_tests::prelude::*;
@@ -9,21 +10,17 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::Duration;
 
-/// The harness in `mode`, set to exec `cmd` under a filter that allows pause's own syscalls on
-/// amd64 (plus execve, for the exec itself) and kills the process on any other; `errno_for`
-/// entries ("name", or "name:first-argument") fail with EPERM instead.
-fn strict<S: AsRef<str>>(mode: &[&str], cmd: &[S], errno_for: &[String]) -> Command {
-    let allow: Vec<String> = allowed(&AMD64, false).iter().map(|n| x86_64_number(n).to_string()).collect();
-    let errno: Vec<String> = errno_for
-        .iter()
-        .map(|e| match e.split_once(':') {
-            Some((name, arg)) => format!("{}:{arg}", x86_64_number(name)),
-            None => x86_64_number(e).to_string(),
-        })
-        .collect();
-    let mut c = harness(mode, cmd);
-    c.env("PAUSE_HARNESS_SECCOMP_ALLOW", allow.join(",")).env("PAUSE_HARNESS_SECCOMP_ERRNO", errno.join(","));
-    c
+/// The harness with `setup`, set to exec `cmd` under a filter that allows pause's own syscalls on
+/// amd64 (plus execve, for the exec itself) and kills the process on any other; `refuse` fail
+/// with EPERM instead.
+fn strict<S: AsRef<str>>(setup: &Setup, cmd: &[S], refuse: &[Refuse]) -> Command {
+    let allow = allowed(&AMD64, false).iter().map(|n| x86_64_sysno(n)).collect();
+    harness!().under_seccomp(setup, &SeccompPlan { allow, refuse: refuse.to_vec() }, cmd)
+}
+
+/// Every call of `name` refused.
+fn refuse(name: &str) -> Refuse {
+    Refuse { syscall: x86_64_sysno(name), arg0: None }
 }
 
 fn pause_amd64() -> [String; 1] {
@@ -33,7 +30,7 @@ fn pause_amd64() -> [String; 1] {
 /// The strict filter really kills: /bin/true (a libc program) dies of SIGSYS under it.
 #[test]
 fn the_strict_filter_kills_any_other_syscall() {
-    let out = run_to_end(strict(&["exec"], &["/bin/true"], &[]));
+    let out = run_to_end(strict(&Setup::Exec, &["/bin/true"], &[]));
     assert_eq!(out.status.signal(), Some(SIGSYS), "expected SIGSYS, got {:?}", out.status);
 }
 
@@ -41,25 +38,25 @@ fn the_strict_filter_kills_any_other_syscall() {
 /// zombies, closed stdout: everything works and nothing is killed.
 #[test]
 fn every_behaviour_under_a_kill_filter_of_the_profile() {
-    let run = |mode: &[&str], args: &[&str]| {
-        let mut cmd = strict(mode, &pause_amd64(), &[]);
+    let run = |setup: Setup, args: &[&str]| {
+        let mut cmd = strict(&setup, &pause_amd64(), &[]);
         cmd.args(args);
         cmd
     };
-    let out = run_to_end(run(&["exec"], &["-V"]));
+    let out = run_to_end(run(Setup::Exec, &["-V"]));
     assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), version_line()), "{:?}", out.status);
 
     for (sig, line) in [(SIGTERM, SHUTDOWN_TERM), (SIGINT, SHUTDOWN_INT)] {
-        let out = stopped_by(run(&["exec"], &[]), sig);
+        let out = stopped_by(run(Setup::Exec, &[]), sig);
         assert_eq!(out.status.code(), Some(0), "{:?}", out.status);
         assert_eq!(text(&out.stderr), format!("{WARNING}{line}"));
     }
-    for mode in ["children", "zombies"] {
-        let p = asleep(run(&[mode, "2000"], &[]));
-        assert!(eventually(Duration::from_secs(30), || children_of(p.pid).is_empty()), "{mode}: children left");
+    for setup in [Setup::Children(2000), Setup::Zombies(2000)] {
+        let p = asleep(run(setup.clone(), &[]));
+        assert!(eventually(Duration::from_secs(30), || children_of(p.pid).is_empty()), "{setup:?}: children left");
         p.signal(SIGTERM);
         let out = p.finish();
-        assert_eq!(out.status.code(), Some(0), "{mode}: {:?}", out.status);
+        assert_eq!(out.status.code(), Some(0), "{setup:?}: {:?}", out.status);
     }
 }
 
@@ -67,7 +64,7 @@ fn every_behaviour_under_a_kill_filter_of_the_profile() {
 /// the CPU, it exits 42, as pause.c would after its loop.
 #[test]
 fn exits_42_when_the_sleep_is_denied() {
-    let out = run_to_end(strict(&["exec"], &pause_amd64(), &["pause".into()]));
+    let out = run_to_end(strict(&Setup::Exec, &pause_amd64(), &[refuse("pause")]));
     assert_eq!(out.status.code(), Some(42), "{:?}", out.status);
     assert_eq!(text(&out.stderr), WARNING);
 }
@@ -78,7 +75,8 @@ fn exits_42_when_the_sleep_is_denied() {
 #[test]
 fn exits_1_2_or_3_when_a_signal_action_is_refused() {
     for (sig, code) in [(SIGINT, 1), (SIGTERM, 2), (SIGCHLD, 3)] {
-        let out = run_to_end(strict(&["exec"], &pause_amd64(), &[format!("rt_sigaction:{sig}")]));
+        let one_signal = Refuse { syscall: x86_64_sysno("rt_sigaction"), arg0: Some(sig as u32) };
+        let out = run_to_end(strict(&Setup::Exec, &pause_amd64(), &[one_signal]));
         assert_eq!(out.status.code(), Some(code), "rt_sigaction({sig}) refused: {:?}", out.status);
         assert_eq!((text(&out.stdout), text(&out.stderr)), (String::new(), WARNING.to_string()), "rt_sigaction({sig}) refused");
     }
@@ -133,10 +131,10 @@ fn an_arch_unknown_to_libseccomp_does_not_break_the_profile() {
     images();
     let mut profile = profile();
     profile["archMap"].as_array_mut().unwrap().push(serde_json::json!({"architecture": "SCMP_ARCH_NOT_AN_ARCH", "subArchitectures": []}));
-    let file = repo_root().join(format!("target/seccomp-unknown-arch-{}.json", std::process::id()));
+    let scratch = Scratch::new("seccomp");
+    let file = scratch.join("unknown-arch.json");
     std::fs::write(&file, serde_json::to_string_pretty(&profile).unwrap()).unwrap();
     let out = podman.run(["run", "--rm", "--security-opt", "no-new-privileges", "--security-opt", &format!("seccomp={}", file.display()), &image_name(&AMD64), "-v"]);
-    let _ = std::fs::remove_file(&file);
     assert!(out.status.success(), "{:?}: {}", out.status, text(&out.stderr));
     assert_eq!(text(&out.stdout), version_line());
 }
@@ -181,15 +179,16 @@ fn the_profile_starts_reliably_on_a_busy_machine() {
     assert!(failures.is_empty(), "{} of 40 starts failed:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// Runs pause under `qemu-<arch> -d strace` with `args`, optionally after the harness forked
-/// children for it, sends `sig` once it sleeps (if any), and returns the guest syscall names.
-fn traced(arch: &'static Arch, harness_mode: Option<&str>, args: &[&str], sig: Option<i32>) -> Vec<String> {
-    let log = repo_root().join(format!("target/strace-{}-{}-{}.log", arch.name, std::process::id(), args.len() + sig.unwrap_or(0) as usize + harness_mode.map_or(0, |_| 100)));
+/// Runs pause under `qemu-<arch> -d strace` with `args`, optionally after the harness set
+/// something up for it, sends `sig` once it sleeps (if any), and returns the guest syscall names.
+fn traced(arch: &'static Arch, setup: Option<Setup>, args: &[&str], sig: Option<i32>) -> Vec<String> {
+    let scratch = Scratch::new("strace");
+    let log = scratch.join("strace.log");
     let qemu = arch.qemu.as_ref().unwrap().binary;
     let mut argv: Vec<String> = vec![qemu.into(), "-d".into(), "strace".into(), "-D".into(), log.display().to_string(), binary(arch).display().to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
-    let mut cmd = match harness_mode {
-        Some(mode) => harness(&[mode, "50"], &argv),
+    let mut cmd = match setup {
+        Some(setup) => harness!().command(&setup, &argv),
         None => {
             let mut c = Command::new(&argv[0]);
             c.args(&argv[1..]);
@@ -206,7 +205,6 @@ fn traced(arch: &'static Arch, harness_mode: Option<&str>, args: &[&str], sig: O
         }
     }
     let text = std::fs::read_to_string(&log).unwrap();
-    let _ = std::fs::remove_file(&log);
     // Lines look like "12345 rt_sigaction(SIGINT,0x...,NULL) = 0".
     text.lines()
         .filter_map(|l| {
@@ -225,7 +223,7 @@ fn traced_syscalls_of_the_emulated_arches_are_all_in_the_profile() {
         let mut seen = traced(arch, None, &["-v"], None);
         seen.extend(traced(arch, None, &[], Some(SIGTERM)));
         seen.extend(traced(arch, None, &[], Some(SIGINT)));
-        seen.extend(traced(arch, Some("zombies"), &[], Some(SIGTERM)));
+        seen.extend(traced(arch, Some(Setup::Zombies(50)), &[], Some(SIGTERM)));
         seen.sort();
         seen.dedup();
         for must in ["write", "exit_group", "getpid", "rt_sigaction", "wait4"] {

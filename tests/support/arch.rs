@@ -17,6 +17,8 @@ pub struct Arch {
     pub max_bytes: u64,
 }
 
+use linux_raw_sys::elf_uapi::{EM_AARCH64, EM_ARM, EM_LOONGARCH, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64};
+
 /// qemu-user for a foreign arch.
 #[derive(Debug, PartialEq)]
 pub struct Qemu {
@@ -50,7 +52,10 @@ impl Arch {
     }
     /// Size of the ELF header plus the two program headers the linker script writes.
     pub fn header_bytes(&self) -> u64 {
-        if self.elf.class64 { 64 + 2 * 56 } else { 52 + 2 * 32 }
+        use linux_raw_sys::elf_uapi::{elf32_hdr, elf32_phdr, elf64_hdr, elf64_phdr};
+        use std::mem::size_of;
+        let (hdr, phdr) = if self.elf.class64 { (size_of::<elf64_hdr>(), size_of::<elf64_phdr>()) } else { (size_of::<elf32_hdr>(), size_of::<elf32_phdr>()) };
+        (hdr + 2 * phdr) as u64
     }
 }
 
@@ -63,7 +68,7 @@ pub const AMD64: Arch = Arch {
     triple: "x86_64-unknown-linux-gnu",
     platform: "linux/amd64",
     qemu: None,
-    elf: Elf { class64: true, big_endian: false, machine: 62, flags: 0, p_align: 0x1000 },
+    elf: Elf { class64: true, big_endian: false, machine: EM_X86_64 as u16, flags: 0, p_align: 0x1000 },
     max_bytes: 640,
 };
 pub const ARM: Arch = Arch {
@@ -71,7 +76,7 @@ pub const ARM: Arch = Arch {
     triple: "armv7-unknown-linux-gnueabihf",
     platform: "linux/arm/v7",
     qemu: qemu("qemu-arm-static", "qemu-arm"),
-    elf: Elf { class64: false, big_endian: false, machine: 40, flags: 0x0500_0400, p_align: 0x10000 },
+    elf: Elf { class64: false, big_endian: false, machine: EM_ARM as u16, flags: 0x0500_0400, p_align: 0x10000 },
     max_bytes: 700,
 };
 pub const ARM64: Arch = Arch {
@@ -79,7 +84,7 @@ pub const ARM64: Arch = Arch {
     triple: "aarch64-unknown-linux-gnu",
     platform: "linux/arm64",
     qemu: qemu("qemu-aarch64-static", "qemu-aarch64"),
-    elf: Elf { class64: true, big_endian: false, machine: 183, flags: 0, p_align: 0x10000 },
+    elf: Elf { class64: true, big_endian: false, machine: EM_AARCH64 as u16, flags: 0, p_align: 0x10000 },
     max_bytes: 760,
 };
 pub const PPC64LE: Arch = Arch {
@@ -87,7 +92,7 @@ pub const PPC64LE: Arch = Arch {
     triple: "powerpc64le-unknown-linux-gnu",
     platform: "linux/ppc64le",
     qemu: qemu("qemu-ppc64le-static", "qemu-ppc64le"),
-    elf: Elf { class64: true, big_endian: false, machine: 21, flags: 2, p_align: 0x10000 },
+    elf: Elf { class64: true, big_endian: false, machine: EM_PPC64 as u16, flags: 2, p_align: 0x10000 },
     max_bytes: 940,
 };
 pub const S390X: Arch = Arch {
@@ -95,7 +100,7 @@ pub const S390X: Arch = Arch {
     triple: "s390x-unknown-linux-gnu",
     platform: "linux/s390x",
     qemu: qemu("qemu-s390x-static", "qemu-s390x"),
-    elf: Elf { class64: true, big_endian: true, machine: 22, flags: 0, p_align: 0x1000 },
+    elf: Elf { class64: true, big_endian: true, machine: EM_S390 as u16, flags: 0, p_align: 0x1000 },
     max_bytes: 780,
 };
 pub const RISCV64: Arch = Arch {
@@ -103,7 +108,7 @@ pub const RISCV64: Arch = Arch {
     triple: "riscv64gc-unknown-linux-gnu",
     platform: "linux/riscv64",
     qemu: qemu("qemu-riscv64-static", "qemu-riscv64"),
-    elf: Elf { class64: true, big_endian: false, machine: 243, flags: 0x5, p_align: 0x1000 },
+    elf: Elf { class64: true, big_endian: false, machine: EM_RISCV as u16, flags: 0x5, p_align: 0x1000 },
     max_bytes: 720,
 };
 pub const LOONG64: Arch = Arch {
@@ -111,17 +116,12 @@ pub const LOONG64: Arch = Arch {
     triple: "loongarch64-unknown-linux-gnu",
     platform: "linux/loong64",
     qemu: qemu("qemu-loongarch64-static", "qemu-loongarch64"),
-    elf: Elf { class64: true, big_endian: false, machine: 258, flags: 0x43, p_align: 0x10000 },
+    elf: Elf { class64: true, big_endian: false, machine: EM_LOONGARCH as u16, flags: 0x43, p_align: 0x10000 },
     max_bytes: 800,
 };
 
 /// Every arch, in the order of every table.
 pub const ARCHES: [&Arch; 7] = [&AMD64, &ARM, &ARM64, &PPC64LE, &S390X, &RISCV64, &LOONG64];
-
-/// The row named `name` (a Kubernetes arch name), if pause ships for it.
-pub fn by_name(name: &str) -> Option<&'static Arch> {
-    ARCHES.iter().copied().find(|a| a.name == name)
-}
 
 /// Expands one test body into one #[test] per architecture: `name::amd64`, `name::arm`, ...
 #[macro_export]

@@ -1,27 +1,37 @@
 //! Helpers for the pause specification tests (tests/*.rs) and tools (tools/*.rs), one concern per module.
 pub mod arch;
+pub mod busybox;
 pub mod cargo;
 pub mod containerd;
+pub mod containerd_config;
+pub mod cri;
 pub mod expected;
+pub mod harness;
 pub mod image;
+pub mod layout;
+pub mod node;
 pub mod pause;
-pub mod registry;
-pub mod report;
+pub mod pod;
 pub mod podman;
 pub mod process;
 pub mod procfs;
+pub mod registry;
+pub mod report;
+pub mod scratch;
 pub mod seccomp;
 pub mod size;
-pub mod tools;
+pub mod weigh;
 
 /// What most tests use: the arch table, builds, the expected lines, running pause and processes, /proc.
 pub mod prelude {
     pub use crate::arch::*;
     pub use crate::cargo::{binary, repo_root, version};
     pub use crate::expected::*;
+    pub use crate::for_each_arch;
+    pub use crate::harness;
+    pub use crate::harness::{SeccompPlan, Setup, Storm};
     pub use crate::pause::*;
     pub use crate::process::*;
     pub use crate::procfs::*;
-    pub use crate::tools::harness;
-    pub use crate::for_each_arch;
+    pub use crate::scratch::Scratch;
 }

@@ -3,7 +3,7 @@ use crate::arch::Arch;
 use crate::cargo::binary;
 use crate::expected::SHUTDOWN_TERM;
 use crate::process::{eventually, require, signal, text, Running, SIGCHLD, SIGTERM};
-use crate::procfs::{children_of, is_root, signal_mask, stat};
+use crate::procfs::{children_of, is_root, signal_mask, stat, State};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -52,7 +52,7 @@ pub fn wait_until_asleep(pid: u32) {
         let ignoring_chld = signal_mask(pid, "SigIgn").is_some_and(|m| m & (1 << (SIGCHLD - 1)) != 0);
         let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
         let nr = syscall.split_whitespace().next().and_then(|n| n.parse::<i32>().ok());
-        ignoring_chld && nr.is_some_and(|n| HOST_SLEEPS.iter().any(|s| s.id() == n)) && stat(pid).is_some_and(|s| s.state == 'S')
+        ignoring_chld && nr.is_some_and(|n| HOST_SLEEPS.iter().any(|s| s.id() == n)) && stat(pid).is_some_and(|s| s.state == State::Sleeping)
     });
     assert!(ok, "pause (pid {pid}) did not reach its sleep within 20 s");
 }
@@ -66,7 +66,7 @@ pub fn start_as_pid_1<S: AsRef<std::ffi::OsStr>>(cmd: &[S]) -> (Running, u32) {
     let u = Running::spawn(unshare);
     let mut init = 0;
     let found = eventually(Duration::from_secs(10), || {
-        init = children_of(u.pid).first().map(|c| c.0).unwrap_or(0);
+        init = children_of(u.pid).first().map(|c| c.pid).unwrap_or(0);
         init != 0
     });
     assert!(found, "unshare started no child");

@@ -1,6 +1,6 @@
 //! Running podman and buildah, with the tests' own configuration, and guards that remove what a test made.
-use crate::cargo::repo_root;
 use crate::process::text;
+use crate::scratch::{checkout_root, checkout_run_root};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -16,19 +16,21 @@ impl Podman {
         Podman::default()
     }
 
-    /// podman with tests/podman/containers.conf and storage.conf (runc, cgroupfs, rlimits this
-    /// machine allows, vfs storage under /var/tmp/pause-tests): nothing touches the user's setup.
+    /// podman with the tests' own containers.conf and storage.conf (`test_confs`): runc, cgroupfs,
+    /// rlimits this machine allows, vfs storage of this checkout's own. Nothing touches the
+    /// user's setup or another checkout's store.
     pub fn for_tests() -> Podman {
-        let dir = repo_root().join("tests/podman");
-        Podman { env: vec![("CONTAINERS_CONF".into(), dir.join("containers.conf")), ("CONTAINERS_STORAGE_CONF".into(), dir.join("storage.conf"))] }
+        let (containers, storage) = test_confs();
+        Podman { env: vec![("CONTAINERS_CONF".into(), containers), ("CONTAINERS_STORAGE_CONF".into(), storage)] }
     }
 
-    /// The same, with a containers.conf that extends the tests' one with `extra` lines.
-    pub fn with_conf_lines(&self, name: &str, extra: &str) -> Podman {
+    /// The same, with a containers.conf that extends the tests' one with `extra` lines (written
+    /// into `scratch`, which must outlive the podman commands).
+    pub fn with_conf_lines(&self, scratch: &crate::scratch::Scratch, extra: &str) -> Podman {
         let mut p = self.clone();
         if let Some(conf) = p.env.iter_mut().find(|(k, _)| k == "CONTAINERS_CONF") {
             let base = std::fs::read_to_string(&conf.1).unwrap();
-            let path = repo_root().join("target").join(format!("containers-{name}.conf"));
+            let path = scratch.join("containers.conf");
             std::fs::write(&path, merge_conf(&base, extra)).unwrap();
             conf.1 = path;
         }
@@ -83,6 +85,51 @@ impl Podman {
     pub fn infra_of(&self, pod: &str) -> String {
         self.ok(["pod", "inspect", "--format", "{{.InfraContainerID}}", pod]).trim().to_string()
     }
+}
+
+/// Writes (once per process) and returns this checkout's containers.conf and storage.conf, under
+/// its scratch root: the store at `<checkout root>/podman/storage`, run state under
+/// `/run/pt-<key>`. They suit a CI machine like this project's: hybrid cgroups (cgroupfs, runc:
+/// crun fails there), and no permission to raise rlimits beyond these.
+fn test_confs() -> (PathBuf, PathBuf) {
+    static CONFS: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    CONFS
+        .get_or_init(|| {
+            let (dir, run) = (checkout_root().join("podman"), checkout_run_root());
+            std::fs::create_dir_all(&dir).unwrap();
+            let containers = format!(
+                r#"# podman/buildah settings for the tests only (CONTAINERS_CONF), so users' own commands stay plain.
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+log_driver = "k8s-file"
+
+[engine]
+cgroup_manager = "cgroupfs"
+runtime = "runc"
+events_logger = "file"
+# Throwaway state of this checkout's own. (The database and volumes live under storage.conf's
+# graphroot by default. Setting static_dir here instead makes every attached `podman run` hang
+# 20 s: podman 4.3 does not pass it to conmon's cleanup command.)
+tmp_dir = "{run}/libpod"
+"#,
+                run = run.display()
+            );
+            let storage = format!(
+                "# Image and container storage for the tests only (CONTAINERS_STORAGE_CONF): vfs (works everywhere, nothing to mount).\n[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+                dir.join("storage").display(),
+                run.join("storage").display()
+            );
+            let (c, s) = (dir.join("containers.conf"), dir.join("storage.conf"));
+            // Written whole, then renamed: a test process reading them while another writes sees
+            // either the old or the new file, never a half.
+            for (path, text) in [(&c, containers), (&s, storage)] {
+                let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+                std::fs::write(&tmp, text).unwrap();
+                std::fs::rename(&tmp, path).unwrap();
+            }
+            (c, s)
+        })
+        .clone()
 }
 
 /// Puts `extra` lines into the matching [table] sections of a containers.conf.

@@ -43,6 +43,22 @@ pub fn close_in_child(cmd: &mut Command, fds: &'static [i32]) {
     };
 }
 
+/// Makes `cmd`'s child get SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so a
+/// daemon or a sleeping pause a test started dies with the test process, also on Ctrl-C. (It
+/// survives exec; a process that forks itself away, as containerd's shims do, is not covered.)
+pub fn dies_with_parent(cmd: &mut Command) {
+    unsafe extern "C" {
+        fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
+    }
+    const PR_SET_PDEATHSIG: i32 = linux_raw_sys::prctl::PR_SET_PDEATHSIG as i32;
+    // SAFETY: prctl(2) with plain integers is async-signal-safe, as pre_exec requires.
+    unsafe {
+        cmd.pre_exec(|| {
+            if prctl(PR_SET_PDEATHSIG, SIGKILL as u64, 0, 0, 0) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        })
+    };
+}
+
 /// Runs a command that must end by itself within 30 s; returns its output.
 pub fn run_to_end(mut cmd: Command) -> Output {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -113,8 +129,14 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn spawn(mut cmd: Command) -> Running {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    /// Starts `cmd` with stdout and stderr piped; it dies with the test (`dies_with_parent`).
+    pub fn spawn(cmd: Command) -> Running {
+        Running::spawn_to(cmd, Stdio::piped(), Stdio::piped())
+    }
+    /// The same with stdout and stderr going where given (a daemon's log file, say).
+    pub fn spawn_to(mut cmd: Command, stdout: impl Into<Stdio>, stderr: impl Into<Stdio>) -> Running {
+        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        dies_with_parent(&mut cmd);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         let pid = child.id();
         Running { child: Some(child), pid }

@@ -1,8 +1,54 @@
 //! What /proc says about a process: state, parent, CPU time, status fields, children, PID namespace.
 
+/// A process's state, the third field of /proc/PID/stat (proc(5)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// R
+    Running,
+    /// S: asleep, waiting for an event (pause in its final wait).
+    Sleeping,
+    /// D
+    DiskSleep,
+    /// T: stopped by a signal.
+    Stopped,
+    /// t
+    TracingStop,
+    /// Z: exited, not yet reaped by its parent.
+    Zombie,
+    /// X
+    Dead,
+    /// I: an idle kernel thread.
+    Idle,
+    /// Anything else the kernel may report.
+    Other(char),
+}
+
+impl State {
+    pub fn from_char(c: char) -> State {
+        match c {
+            'R' => State::Running,
+            'S' => State::Sleeping,
+            'D' => State::DiskSleep,
+            'T' => State::Stopped,
+            't' => State::TracingStop,
+            'Z' => State::Zombie,
+            'X' => State::Dead,
+            'I' => State::Idle,
+            other => State::Other(other),
+        }
+    }
+}
+
+/// A child process and its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Child {
+    pub pid: u32,
+    pub state: State,
+}
+
 /// One line of /proc/PID/stat, parsed past the command name.
 pub struct Stat {
-    pub state: char,
+    pub state: State,
     pub ppid: u32,
     pub utime: u64,
     pub stime: u64,
@@ -12,11 +58,24 @@ pub fn stat(pid: u32) -> Option<Stat> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
     Some(Stat {
-        state: rest[0].chars().next()?,
+        state: State::from_char(rest[0].chars().next()?),
         ppid: rest[1].parse().ok()?,
         utime: rest[11].parse().ok()?,
         stime: rest[12].parse().ok()?,
     })
+}
+
+/// Clock ticks a process may be charged for work that is not its own (the tick it is sampled in
+/// can land on it while the kernel does the bookkeeping of its children).
+pub const TICKS_SLACK: u64 = 1;
+
+/// Voluntary context switches a process may show without having been woken by what a test does
+/// (its exit from the stopped sleep syscall under qemu, a migration between CPUs).
+pub const WAKE_UPS_SLACK: u64 = 2;
+
+/// The children of `pid` in `state`.
+pub fn children_in(pid: u32, state: State) -> Vec<u32> {
+    children_of(pid).into_iter().filter(|c| c.state == state).map(|c| c.pid).collect()
 }
 
 /// utime + stime of a process, in clock ticks.
@@ -41,14 +100,14 @@ pub fn voluntary_switches(pid: u32) -> u64 {
     status_field(pid, "voluntary_ctxt_switches").unwrap().parse().unwrap()
 }
 
-/// The pids whose parent is `pid`, with their states, from every /proc/N/stat.
-pub fn children_of(pid: u32) -> Vec<(u32, char)> {
+/// The processes whose parent is `pid`, with their states, from every /proc/N/stat.
+pub fn children_of(pid: u32) -> Vec<Child> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(n) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
         if let Some(s) = stat(n) {
             if s.ppid == pid {
-                out.push((n, s.state));
+                out.push(Child { pid: n, state: s.state });
             }
         }
     }
@@ -57,7 +116,7 @@ pub fn children_of(pid: u32) -> Vec<(u32, char)> {
 
 /// How many children of `pid` are zombies.
 pub fn zombies_of(pid: u32) -> usize {
-    children_of(pid).iter().filter(|(_, st)| *st == 'Z').count()
+    children_of(pid).iter().filter(|c| c.state == State::Zombie).count()
 }
 
 /// Every process (host pids) in the PID namespace of `pid`, itself included, zombies included.

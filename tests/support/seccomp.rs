@@ -1,4 +1,4 @@
-//! The shipped seccomp profile (seccomp.json): its allow rules, per arch, and x86_64 syscall numbers.
+//! The shipped seccomp profile (seccomp.json): its allow rules, per arch, and x86_64 syscalls by name.
 use crate::arch::Arch;
 use crate::cargo::repo_root;
 use serde_json::Value;
@@ -54,8 +54,7 @@ pub fn allowed(arch: &Arch, runtime: bool) -> Vec<String> {
     names
 }
 
-/// The x86_64 number of syscall `name` (the harness's strict filter needs numbers).
-pub fn x86_64_number(name: &str) -> u32 {
-    let nr: syscalls::x86_64::Sysno = name.parse().unwrap_or_else(|_| panic!("{name} is no x86_64 syscall"));
-    nr.id() as u32
+/// The x86_64 syscall `name` (for the harness's strict filter).
+pub fn x86_64_sysno(name: &str) -> syscalls::x86_64::Sysno {
+    name.parse().unwrap_or_else(|_| panic!("{name} is no x86_64 syscall"))
 }

@@ -8,7 +8,7 @@
 //! need a child to supervise, so they get `sleep infinity` (not counted in their figures).
 //! Figures are medians of repeated runs; "x best peer" is pause's figure over the best peer's.
 use pause_tests::prelude::*;
-use pause_tests::tools::storm_argv;
+use pause_tests::harness::{Harness, Setup, Storm};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -52,7 +52,7 @@ impl Pid1 {
     fn settle(&self, members: usize) {
         let ok = eventually(Duration::from_secs(120), || {
             let m = pid_namespace_members(self.init);
-            m.len() == members && m.iter().all(|p| stat(*p).is_some_and(|s| s.state == 'S'))
+            m.len() == members && m.iter().all(|p| stat(*p).is_some_and(|s| s.state == State::Sleeping))
         });
         assert!(ok, "namespace of {} did not settle: {:?}", self.init, pid_namespace_members(self.init));
         std::thread::sleep(Duration::from_millis(50));
@@ -86,7 +86,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// CPU (µs) and voluntary context switches of the tool as PID 1 while `n` orphans are made and
 /// die in its namespace (in bursts of 500), from its exec to the end of the storm.
 fn storm(tool: &Tool, n: usize) -> (f64, f64) {
-    let p = Pid1::start(&storm_argv(n, 500, &tool.argv));
+    let p = Pid1::start(&Harness::beside_current_exe().argv(&Setup::Storm(Storm::new(n, 500)), &tool.argv));
     // The storm is under way (more than the tool and the generator), then it has ended.
     assert!(eventually(Duration::from_secs(30), || pid_namespace_members(p.init).len() > tool.idle_members + 2), "no storm seen");
     p.settle(tool.idle_members);
@@ -100,13 +100,13 @@ fn storm(tool: &Tool, n: usize) -> (f64, f64) {
 fn catatonit_archive() -> (String, std::path::PathBuf) {
     use pause_tests::podman::Podman;
     let name = "localhost/pause-bench-catatonit:latest".to_string();
-    let ctx = repo_root().join("target/images/catatonit");
+    let ctx = pause_tests::image::Build::shipping().dir.join("catatonit");
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::copy(which("catatonit"), ctx.join("catatonit")).unwrap();
     std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY catatonit /catatonit\nENTRYPOINT [\"/catatonit\", \"-P\"]\n").unwrap();
     let podman = Podman::for_tests();
     podman.ok(["build", "--quiet", "--tag", &name, ctx.to_str().unwrap()]);
-    let file = repo_root().join("target/images/catatonit.oci.tar");
+    let file = pause_tests::image::Build::shipping().dir.join("catatonit.oci.tar");
     let _ = std::fs::remove_file(&file);
     podman.ok(["push", "--quiet", "--format", "oci", &name, &format!("oci-archive:{}:{name}", file.display())]);
     (name, file)
@@ -118,27 +118,29 @@ fn catatonit_archive() -> (String, std::path::PathBuf) {
 fn cri_rows() -> Vec<(String, &'static str, Vec<f64>)> {
     use k8s_cri::v1::NamespaceMode;
     use pause_tests::containerd::*;
+    use pause_tests::pod::*;
     let ours = (pause_tests::image::list_name(), pause_tests::image::list_archive());
     let mut columns = Vec::new();
     for (image, archive) in [ours, catatonit_archive()] {
         eprintln!("bench: CRI, {image} as sandbox image (20 sandboxes)");
-        let mut c = Containerd::start_with(&image, &[archive]);
+        let c = Containerd::start_with(&pause_tests::node::DEBIAN_12, &image, &[archive]);
+        let cri = c.cri();
         let (mut run, mut stop, mut rss, mut pss) = (vec![], vec![], vec![], vec![]);
         for i in 0..20 {
             let config = pod_config(&c, &format!("bench-{i}"), NamespaceMode::Pod, runtime_default());
             let t = Instant::now();
-            let id = c.run_pod(config);
-            assert!(c.pod_ready(&id), "{image}: sandbox not READY");
+            let id = cri.run_pod(config);
+            assert!(cri.pod_ready(&id), "{image}: sandbox not READY");
             run.push(t.elapsed().as_secs_f64() * 1e3);
-            let pid = c.pause_pid(&id);
-            assert!(eventually(Duration::from_secs(10), || stat(pid).is_some_and(|s| s.state == 'S')), "{image}: the sandbox process does not sleep");
+            let pid = cri.pause_pid(&id);
+            assert!(eventually(Duration::from_secs(10), || stat(pid).is_some_and(|s| s.state == State::Sleeping)), "{image}: the sandbox process does not sleep");
             std::thread::sleep(Duration::from_millis(50));
             rss.push(kb(pid, "status", "VmRSS"));
             pss.push(kb(pid, "smaps_rollup", "Pss"));
             let t = Instant::now();
-            c.stop_pod(&id);
+            cri.stop_pod(&id);
             stop.push(t.elapsed().as_secs_f64() * 1e3);
-            c.remove_pod(&id);
+            cri.remove_pod(&id);
         }
         columns.push([median(run), median(stop), median(rss), median(pss)]);
     }

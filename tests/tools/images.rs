@@ -30,7 +30,7 @@ fn main() {
             }
         }
     }
-    let images = build_images(&Podman::user());
+    let images = build_images(&Podman::user(), &Build::shipping());
     let now = report(&pause_tests::size::breakdowns(), Some(&images));
     if json {
         println!("{}", serde_json::to_string_pretty(&now).unwrap());

@@ -1,0 +1,74 @@
+//! The config files of a test's containerd: the daemon's own (per node dialect) and its CNI network.
+use crate::node::{ConfigFormat, Node};
+use std::path::Path;
+
+/// Where, under the daemon's directory, each thing of its own lives.
+pub struct Paths;
+impl Paths {
+    pub const CONFIG: &'static str = "config.toml";
+    pub const SOCKET: &'static str = "containerd.sock";
+    pub const LOG: &'static str = "containerd.log";
+    pub const CNI_CONF: &'static str = "cni";
+    /// runc's state (`--root`) for this daemon's containers only.
+    pub const RUNC_ROOT: &'static str = "runc";
+    /// The network namespaces the CRI pins, with `netns_mounts_under_state_dir` (the CRI plugin's
+    /// state directory is `<state>/io.containerd.grpc.v1.cri`).
+    pub const NETNS: &'static str = "state/io.containerd.grpc.v1.cri/netns";
+}
+
+/// The daemon's config for `node`. Only what this machine and the tests need differs from the
+/// defaults: its own paths (root, state, sockets, runc's root, and the pinned network namespaces,
+/// none of them shared with another daemon or the host); the sandbox image; `native` snapshots
+/// (nothing to mount: this machine's overlay is in use by the tests' own vfs podman store); CNI
+/// from Debian's plugins; `restrict_oom_score_adj`, because runc may not lower oom_score_adj here
+/// to the -998 containerd asks for a sandbox (without it every RunPodSandbox fails with "can't get
+/// final child's PID from pipe: EOF"); and plain HTTP for the tests' registry on 127.0.0.1 in the
+/// daemon's own network namespace (tests/registry.rs).
+pub fn config(node: &Node, dir: &Path, sandbox_image: &str) -> String {
+    let d = dir.display();
+    let registry = crate::registry::ADDRESS;
+    let (socket, runc_root, cni) = (Paths::SOCKET, Paths::RUNC_ROOT, Paths::CNI_CONF);
+    match node.config {
+        ConfigFormat::V2 => format!(
+            r#"version = 2
+root = "{d}/root"
+state = "{d}/state"
+[grpc]
+  address = "{d}/{socket}"
+[ttrpc]
+  address = "{d}/{socket}.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{d}/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{sandbox_image}"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "native"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "{d}/{runc_root}"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{d}/{cni}"
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."{registry}"]
+    endpoint = ["http://{registry}"]
+"#
+        ),
+    }
+}
+
+/// A bridge network with host-local addresses (its state under the daemon's directory). The
+/// bridge and the pod addresses exist only inside the daemon's own network namespace.
+pub fn cni_config(dir: &Path) -> String {
+    format!(
+        r#"{{"cniVersion": "0.4.0", "name": "pause-tests", "plugins": [
+  {{"type": "bridge", "bridge": "cni-pause0", "isGateway": true, "ipMasq": false,
+    "ipam": {{"type": "host-local", "dataDir": "{}/cni-ipam", "ranges": [[{{"subnet": "10.88.0.0/16"}}]]}}}},
+  {{"type": "loopback"}}
+]}}"#,
+        dir.display()
+    )
+}

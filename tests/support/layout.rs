@@ -1,0 +1,122 @@
+//! OCI image layouts: the shipping one (an image index of every platform, index.json naming it)
+//! written from each platform's own layout, exported as a directory or an oci-archive; gzip
+//! layers read back.
+use crate::process::text;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::Command;
+
+/// One platform's image as the index lists it.
+pub struct Entry<'a> {
+    /// Its own one-image OCI layout (whose blobs are copied).
+    pub layout: &'a Path,
+    pub platform: Value,
+    pub manifest_digest: &'a str,
+    pub manifest_size: u64,
+}
+
+/// "os/architecture[/variant]" of an OCI platform object, as `--platform` takes it.
+pub fn platform_of(p: &Value) -> String {
+    [&p["os"], &p["architecture"], &p["variant"]].iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("/")
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+/// The path of blob `digest` in the layout at `dir`.
+pub fn blob_path(dir: &Path, digest: &str) -> std::path::PathBuf {
+    dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+}
+
+/// Stores `bytes` as a blob of the layout at `dir`; returns its digest.
+pub fn put_blob(dir: &Path, bytes: &[u8]) -> String {
+    let digest = sha256(bytes);
+    let path = blob_path(dir, &digest);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+    digest
+}
+
+/// Writes at `dir` a layout holding every entry's blobs, an image index of their manifests with
+/// their platforms, and index.json naming that index `name` (so that a plain `ctr images import`
+/// of the archive names it right).
+pub fn write_index_layout(dir: &Path, name: &str, entries: &[Entry]) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    let mut manifests = Vec::new();
+    for e in entries {
+        for b in std::fs::read_dir(e.layout.join("blobs/sha256")).unwrap().flatten() {
+            std::fs::copy(b.path(), dir.join("blobs/sha256").join(b.file_name())).unwrap();
+        }
+        manifests.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": e.manifest_digest, "size": e.manifest_size, "platform": e.platform}));
+    }
+    let index = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests})).unwrap();
+    let digest = put_blob(dir, &index);
+    let top = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest, "size": index.len(),
+        "annotations": {"org.opencontainers.image.ref.name": name}}]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+/// buildah gives every manifest `org.opencontainers.image.base.name` and `base.digest`
+/// annotations; for a FROM scratch image they name no base at all (an empty name, the digest of
+/// nothing), and they cost about 160 bytes of every pull. Rewrites the manifest of the one-image
+/// layout at `dir` without them (the config, and so the image ID, stays as built); returns the new
+/// manifest's digest and bytes.
+pub fn drop_base_annotations(dir: &Path) -> (String, Vec<u8>) {
+    let index_path = dir.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let old = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let old_path = blob_path(dir, &old);
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(&old_path).unwrap()).unwrap();
+    if let Some(a) = manifest.get_mut("annotations").and_then(Value::as_object_mut) {
+        a.retain(|k, _| !k.starts_with("org.opencontainers.image.base."));
+        if a.is_empty() {
+            manifest.as_object_mut().unwrap().remove("annotations");
+        }
+    }
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let digest = put_blob(dir, &bytes);
+    if digest != old {
+        std::fs::remove_file(old_path).unwrap();
+    }
+    index["manifests"][0]["digest"] = json!(digest);
+    index["manifests"][0]["size"] = json!(bytes.len());
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    (digest, bytes)
+}
+
+/// Writes the layout at `src` to `dest`: an OCI layout directory, or with `archive` an
+/// oci-archive (the layout as a tar with fixed owners, times and order).
+pub fn export(src: &Path, dest: &Path, archive: bool) {
+    let out = if archive {
+        Command::new("tar")
+            .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-cf"])
+            .arg(dest)
+            .arg("-C")
+            .arg(src)
+            .args(["oci-layout", "index.json", "blobs"])
+            .output()
+            .expect("tar")
+    } else {
+        let _ = std::fs::remove_dir_all(dest);
+        Command::new("cp").arg("-r").arg(src).arg(dest).output().expect("cp")
+    };
+    assert!(out.status.success(), "writing {}: {}", dest.display(), text(&out.stderr));
+}
+
+/// The files in a gzip layer, as `tar -tvzf` lists them.
+pub fn layer_listing(layer: &Path) -> String {
+    let out = Command::new("tar").arg("-tvzf").arg(layer).output().expect("tar");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// One file's bytes from a gzip layer.
+pub fn layer_file(layer: &Path, name: &str) -> Vec<u8> {
+    let out = Command::new("tar").arg("-xzOf").arg(layer).arg(name).output().expect("tar");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    out.stdout
+}

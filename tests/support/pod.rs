@@ -1,0 +1,90 @@
+//! Pod sandboxes as kubelet asks for them: sandbox and container configs, seccomp profiles, and a
+//! sandbox guard that stops and removes its sandbox when dropped, also when the test fails.
+use crate::containerd::Containerd;
+use crate::cri::Cri;
+use crate::busybox::BUSYBOX;
+use crate::pause::wait_until_asleep;
+use k8s_cri::v1::*;
+use std::path::Path;
+
+/// kubelet's sandbox config for a pod `name`: the given seccomp profile and PID namespace mode,
+/// the pod's own network (CNI) and IPC, logs under the daemon's directory.
+pub fn pod_config(c: &Containerd, name: &str, pid: NamespaceMode, seccomp: SecurityProfile) -> PodSandboxConfig {
+    let logs = c.dir().join("logs").join(name);
+    std::fs::create_dir_all(&logs).unwrap();
+    PodSandboxConfig {
+        metadata: Some(PodSandboxMetadata { name: name.into(), uid: format!("uid-{name}"), namespace: "default".into(), attempt: 0 }),
+        hostname: name.into(),
+        log_directory: logs.display().to_string(),
+        linux: Some(LinuxPodSandboxConfig {
+            security_context: Some(LinuxSandboxSecurityContext {
+                namespace_options: Some(NamespaceOption { network: NamespaceMode::Pod as i32, pid: pid as i32, ipc: NamespaceMode::Pod as i32, ..Default::default() }),
+                seccomp: Some(seccomp),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// kubelet's default seccomp for a pod that asks for it: the runtime's own profile.
+pub fn runtime_default() -> SecurityProfile {
+    SecurityProfile { profile_type: security_profile::ProfileType::RuntimeDefault as i32, localhost_ref: String::new() }
+}
+
+/// A Localhost seccomp profile: the JSON file at `path`.
+pub fn localhost_profile(path: &Path) -> SecurityProfile {
+    SecurityProfile { profile_type: security_profile::ProfileType::Localhost as i32, localhost_ref: path.display().to_string() }
+}
+
+/// A busybox container running `command`, in the pod's namespaces as the pod config sets them.
+pub fn busybox_container(pod_config: &PodSandboxConfig, name: &str, command: &[&str]) -> ContainerConfig {
+    ContainerConfig {
+        metadata: Some(ContainerMetadata { name: name.into(), attempt: 0 }),
+        image: Some(ImageSpec { image: BUSYBOX.into(), ..Default::default() }),
+        command: command.iter().map(|s| s.to_string()).collect(),
+        log_path: format!("{name}.log"),
+        linux: Some(LinuxContainerConfig {
+            security_context: Some(LinuxContainerSecurityContext {
+                namespace_options: pod_config.linux.as_ref().and_then(|l| l.security_context.as_ref()).and_then(|s| s.namespace_options.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A running sandbox whose pause sleeps: RunPodSandbox done, stopped and removed when dropped.
+pub struct Sandbox {
+    pub id: String,
+    pub config: PodSandboxConfig,
+    /// pause's host pid.
+    pub pause: u32,
+    cri: Cri,
+}
+
+impl Sandbox {
+    /// RunPodSandbox of `config`, then waits until its pause sleeps.
+    pub fn run(c: &Containerd, config: PodSandboxConfig) -> Sandbox {
+        let cri = c.cri().clone();
+        let id = cri.run_pod(config.clone());
+        // The guard exists from here on, so a sandbox whose pause never sleeps is removed too.
+        let mut sandbox = Sandbox { pause: 0, id, config, cri };
+        sandbox.pause = sandbox.cri.pause_pid(&sandbox.id);
+        wait_until_asleep(sandbox.pause);
+        sandbox
+    }
+
+    /// A busybox container running `command` in this sandbox; returns its id.
+    pub fn run_busybox(&self, name: &str, command: &[&str]) -> String {
+        self.cri.run_container(&self.id, &self.config, busybox_container(&self.config, name, command))
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.cri.stop_and_remove_quietly(std::slice::from_ref(&self.id));
+    }
+}

@@ -1,0 +1,56 @@
+//! Weighing one built image: pushed to an OCI layout of its own, its blobs' sizes, and what podman
+//! reports for it once pulled into an empty store.
+use crate::arch::Arch;
+use crate::cargo::{binary, version};
+use crate::image::{Build, Image};
+use crate::layout::{blob_path, drop_base_annotations};
+use crate::podman::Podman;
+use crate::scratch::Scratch;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+/// Pushes one arch's image to its own OCI layout (`Build::oci_dir`) and reads the sizes back.
+pub fn weigh(podman: &Podman, build: &Build, arch: &'static Arch) -> Image {
+    let dir = build.oci_dir(arch);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let name = build.image_name(arch);
+    podman.ok(["push", "--quiet", "--format", "oci", &name, &format!("oci:{}:{}", dir.display(), version())]);
+    let (manifest_digest, manifest_bytes) = drop_base_annotations(&dir);
+    let manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1, "{name}: expected one layer in {manifest}");
+    let layer_path = blob_path(&dir, layers[0]["digest"].as_str().unwrap());
+    let gunzip = Command::new("gzip").arg("-dc").arg(&layer_path).output().expect("gzip");
+    assert!(gunzip.status.success());
+    let id = podman.ok(["image", "inspect", "--format", "{{.Id}}", &name]).trim().to_string();
+    let podman_size = size_after_pull(podman, &dir, &id);
+    Image {
+        arch,
+        id,
+        manifest_digest,
+        binary: std::fs::metadata(binary(arch)).unwrap().len(),
+        layer_tar: gunzip.stdout.len() as u64,
+        layer_gzip: layers[0]["size"].as_u64().unwrap(),
+        manifest: manifest_bytes.len() as u64,
+        config: manifest["config"]["size"].as_u64().unwrap(),
+        podman_size,
+        layer_path,
+    }
+}
+
+/// What podman reports (`podman images`, SIZE) for the image in the OCI layout `dir` once pulled
+/// into an empty store, as a user who pulls it sees it: layer tar + config + the manifest it came
+/// with. (The build store's own figure grows with every manifest digest the image was ever tagged
+/// or pushed under, so it depends on what ran before.) The store is a scratch directory.
+fn size_after_pull(podman: &Podman, dir: &Path, id: &str) -> u64 {
+    let store = Scratch::new("weigh");
+    let (root, run) = (store.join("root"), store.join("run"));
+    let global = ["--root", root.to_str().unwrap(), "--runroot", run.to_str().unwrap(), "--storage-driver", "vfs"];
+    let layout = format!("oci:{}:{}", dir.display(), version());
+    let pulled = podman.ok(global.iter().copied().chain(["pull", "--quiet", layout.as_str()]));
+    assert_eq!(pulled.trim(), id.trim_start_matches("sha256:"), "the pulled image is not the built one");
+    let size = podman.ok(global.iter().copied().chain(["image", "inspect", "--format", "{{.Size}}", pulled.trim()]));
+    size.trim().parse().unwrap()
+}
