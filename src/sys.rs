@@ -4,8 +4,8 @@
 
 use core::ffi::c_int;
 use linux_raw_sys::errno::EINTR;
-use linux_raw_sys::general::{kernel_sigaction, kernel_sigset_t, WNOHANG};
-use syscalls::{raw, Sysno};
+use linux_raw_sys::general::{WNOHANG, kernel_sigaction, kernel_sigset_t};
+use syscalls::{Sysno, raw};
 
 pub use linux_raw_sys::general::{SIGCHLD, SIGINT, SIGTERM};
 

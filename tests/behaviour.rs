@@ -107,7 +107,6 @@ for_each_arch! {
     }
 }
 
-
 for_each_arch! {
     /// With no environment at all pause behaves the same.
     fn empty_environment_is_fine(arch) {
@@ -174,11 +173,18 @@ fn the_first_handler_blocks_the_other_signal_until_it_exits() {
     for round in 0..20 {
         let p = asleep(pause_cmd(&AMD64));
         p.signal(SIGSTOP);
-        assert!(eventually(Duration::from_secs(5), || stat(p.pid).is_some_and(|s| s.state == State::Stopped)), "round {round}: not stopped");
+        assert!(
+            eventually(Duration::from_secs(5), || stat(p.pid).is_some_and(|s| s.state == State::Stopped)),
+            "round {round}: not stopped"
+        );
         p.signal(SIGTERM);
         p.signal(SIGINT);
         let pending = signal_mask(p.pid, "ShdPnd").unwrap() | signal_mask(p.pid, "SigPnd").unwrap();
-        assert_eq!(pending & (1 << (SIGINT - 1) | 1 << (SIGTERM - 1)), 1 << (SIGINT - 1) | 1 << (SIGTERM - 1), "round {round}: both must be pending");
+        assert_eq!(
+            pending & (1 << (SIGINT - 1) | 1 << (SIGTERM - 1)),
+            1 << (SIGINT - 1) | 1 << (SIGTERM - 1),
+            "round {round}: both must be pending"
+        );
         p.signal(SIGCONT);
         let out = p.finish();
         assert_eq!(out.status.code(), Some(0), "round {round}: {:?}", out.status);

@@ -50,7 +50,10 @@ struct Segment {
     align: u64,
 }
 
-use linux_raw_sys::elf_uapi::{EI_CLASS, EI_DATA, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, ET_DYN, PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_STACK, PT_INTERP, PT_LOAD};
+use linux_raw_sys::elf_uapi::{
+    EI_CLASS, EI_DATA, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, ET_DYN, PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_STACK, PT_INTERP,
+    PT_LOAD,
+};
 
 fn segments(bytes: &[u8], arch: &Arch) -> Vec<Segment> {
     let (phoff, phentsize, phnum) = (ehdr!(bytes, arch, e_phoff), ehdr!(bytes, arch, e_phentsize), ehdr!(bytes, arch, e_phnum));
@@ -221,7 +224,8 @@ fn probe_build_error(probe: &str) -> Result<std::path::PathBuf, String> {
 /// the same build with a table of string addresses must fail on the linker script's assertion.
 #[test]
 fn a_load_time_relocation_fails_the_link() {
-    let err = probe_build_error("pause_reloc_probe").expect_err("a build with a table of addresses linked: the relocation guard does not work");
+    let err =
+        probe_build_error("pause_reloc_probe").expect_err("a build with a table of addresses linked: the relocation guard does not work");
     assert!(err.contains("pause would need load-time relocations"), "the probe build failed for another reason:\n{err}");
 }
 
@@ -256,10 +260,7 @@ fn clean_builds_are_bit_identical() {
             .iter()
             .map(|tree| {
                 s.spawn(move || {
-                    ARCHES
-                        .iter()
-                        .map(|a| std::fs::read(build_in(tree, a, &[], None).unwrap_or_else(|e| panic!("{e}"))).unwrap())
-                        .collect()
+                    ARCHES.iter().map(|a| std::fs::read(build_in(tree, a, &[], None).unwrap_or_else(|e| panic!("{e}"))).unwrap()).collect()
                 })
             })
             .collect();

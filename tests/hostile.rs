@@ -182,23 +182,29 @@ use linux_raw_sys::general::{RLIMIT_NOFILE, RLIMIT_STACK};
 /// SIGTERM frame did not fit in 17 of 30 runs (the kernel kills with SIGSEGV), at 12 KiB 0 of 30.
 #[test]
 fn works_with_the_smallest_stack_limit() {
-    behaves(|| {
-        let mut c = pause_cmd(&AMD64);
-        c.env_clear();
-        with_rlimit(&mut c, RLIMIT_STACK, 16384);
-        c
-    }, "RLIMIT_STACK=16384");
+    behaves(
+        || {
+            let mut c = pause_cmd(&AMD64);
+            c.env_clear();
+            with_rlimit(&mut c, RLIMIT_STACK, 16384);
+            c
+        },
+        "RLIMIT_STACK=16384",
+    );
 }
 
 /// RLIMIT_NOFILE of 0 and of 3: pause opens nothing, so both change nothing.
 #[test]
 fn works_with_nofile_0_and_3() {
     for n in [0, 3] {
-        behaves(|| {
-            let mut c = pause_cmd(&AMD64);
-            with_rlimit(&mut c, RLIMIT_NOFILE, n);
-            c
-        }, &format!("RLIMIT_NOFILE={n}"));
+        behaves(
+            || {
+                let mut c = pause_cmd(&AMD64);
+                with_rlimit(&mut c, RLIMIT_NOFILE, n);
+                c
+            },
+            &format!("RLIMIT_NOFILE={n}"),
+        );
     }
 }
 
@@ -220,12 +226,15 @@ for_each_arch! {
 /// As uid/gid 65535 with no capabilities at all (bounding, inheritable, ambient sets cleared).
 #[test]
 fn works_as_uid_65535_without_capabilities() {
-    behaves(|| {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65535", "--regid=65535", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]);
-        c.args(pause_argv(&AMD64));
-        c
-    }, "setpriv 65535 no caps");
+    behaves(
+        || {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65535", "--regid=65535", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]);
+            c.args(pause_argv(&AMD64));
+            c
+        },
+        "setpriv 65535 no caps",
+    );
 }
 
 /// In podman with a read-only root filesystem: runs, and `podman stop` ends it with exit 0.

@@ -42,7 +42,8 @@ fn each_platform_image_has_one_layer_with_only_pause() {
         ]);
         let expected = format!("linux {} 65535:65535 [\"/pause\"] 1 {} {}", i.arch.oci_architecture(), version(), package_field("license"));
         assert_eq!(got.trim(), expected, "{name}");
-        let labels: serde_json::Value = serde_json::from_str(&podman().ok(["image", "inspect", "--format", "{{json .Labels}}", &name])).unwrap();
+        let labels: serde_json::Value =
+            serde_json::from_str(&podman().ok(["image", "inspect", "--format", "{{json .Labels}}", &name])).unwrap();
         let label = |l: &str| labels[format!("org.opencontainers.image.{l}")].as_str().map(String::from);
         assert!(label("description").is_some_and(|d| !d.is_empty()), "{name}: no description label");
         assert_eq!(label("source"), pause_tests::cargo::package_field_opt("repository"), "{name}: source label");
@@ -60,7 +61,11 @@ fn each_platform_image_has_one_layer_with_only_pause() {
 #[test]
 fn pause_in_each_image_is_the_cargo_binary() {
     for i in images() {
-        assert!(layer_file(&i.layer_path, "pause") == std::fs::read(binary(i.arch)).unwrap(), "{}: /pause differs from cargo's binary", i.arch.name);
+        assert!(
+            layer_file(&i.layer_path, "pause") == std::fs::read(binary(i.arch)).unwrap(),
+            "{}: /pause differs from cargo's binary",
+            i.arch.name
+        );
     }
 }
 
@@ -94,9 +99,18 @@ fn the_shipping_layout_holds_every_platform_and_no_base_annotations() {
         assert_eq!(platform_of(&e["platform"]), i.arch.platform);
         let manifest = read(&blob(&e["digest"]));
         assert!(manifest.get("annotations").is_none(), "{}: {manifest}", i.arch.name);
-        assert_eq!(manifest["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:"), i.id.trim_start_matches("sha256:"), "{}", i.arch.name);
+        assert_eq!(
+            manifest["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:"),
+            i.id.trim_start_matches("sha256:"),
+            "{}",
+            i.arch.name
+        );
     }
-    let out = std::process::Command::new("skopeo").args(["inspect", "--raw"]).arg(format!("oci-archive:{}", list_archive().display())).output().expect("skopeo: install it (bash tests/run does)");
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci-archive:{}", list_archive().display()))
+        .output()
+        .expect("skopeo: install it (bash tests/run does)");
     assert!(out.status.success(), "skopeo inspect of the oci-archive: {}", text(&out.stderr));
     let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(raw, index, "skopeo reads another index from the archive");
@@ -107,7 +121,11 @@ fn the_shipping_layout_holds_every_platform_and_no_base_annotations() {
 #[test]
 fn the_documented_podman_build_gives_the_same_image_id() {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let line = readme.lines().map(str::trim).find(|l| l.starts_with("podman build --platform linux/<arch>")).expect("README has no `podman build --platform linux/<arch>` line");
+    let line = readme
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("podman build --platform linux/<arch>"))
+        .expect("README has no `podman build --platform linux/<arch>` line");
     let amd64 = images().iter().find(|i| i.arch == &AMD64).unwrap();
     let context = Build::shipping().context();
     let line = line
@@ -149,7 +167,8 @@ fn two_builds_give_identical_digests() {
     let first = images().to_vec();
     let scratch = Scratch::new("rebuild");
     let build = Build { dir: scratch.join("images"), repo: "localhost/pause-rebuild".into() };
-    let _removed: Vec<_> = ARCHES.iter().map(|a| build.image_name(a)).chain([build.list_name()]).map(|n| podman().made(["rmi", "--force", &n], &n)).collect();
+    let _removed: Vec<_> =
+        ARCHES.iter().map(|a| build.image_name(a)).chain([build.list_name()]).map(|n| podman().made(["rmi", "--force", &n], &n)).collect();
     let second = build_images(&podman(), &build);
     for (a, b) in first.iter().zip(&second) {
         assert_eq!((&a.id, &a.manifest_digest), (&b.id, &b.manifest_digest), "{}: the rebuild differs", a.arch.name);
@@ -204,7 +223,8 @@ fn orphans_are_adopted_and_reaped(init: u32, run_in_pod: &dyn Fn(&str)) {
 fn pod_infra_holds_the_namespaces_and_reaps() {
     images();
     let bb = busybox();
-    let pod = podman().pod_create(&format!("pause-test-pod-{}", std::process::id()), &["--infra-image", &list_name(), "--share", "net,ipc,uts,pid"]);
+    let pod = podman()
+        .pod_create(&format!("pause-test-pod-{}", std::process::id()), &["--infra-image", &list_name(), "--share", "net,ipc,uts,pid"]);
     podman().ok(["pod", "start", &pod.name]);
     let infra = podman().infra_of(&pod.name);
     let ps = podman().ok(["run", "--rm", "--pod", &pod.name, bb, "ps", "-o", "pid,user,args"]);
@@ -224,7 +244,12 @@ fn pod_infra_holds_the_namespaces_and_reaps() {
         .find_map(|_| {
             let out = podman().run(["run", "--rm", "--pod", &pod.name, bb, "nc", "127.0.0.1", "8765"]);
             let reply = text(&out.stdout);
-            if reply.contains("hello-from-the-pod") { Some(reply) } else { std::thread::sleep(Duration::from_millis(100)); None }
+            if reply.contains("hello-from-the-pod") {
+                Some(reply)
+            } else {
+                std::thread::sleep(Duration::from_millis(100));
+                None
+            }
         })
         .expect("the client never reached the server over 127.0.0.1");
     assert_eq!(got.trim(), "hello-from-the-pod");
@@ -277,7 +302,10 @@ fn foreign_arch_images_run_under_emulation() {
         let out = if registered {
             podman().run(["run", "--rm", "--platform", i.arch.platform, &image_name(i.arch), "-v"])
         } else {
-            println!("{}: no binfmt_misc handler {} on this machine: running the image's /pause under {} instead", i.arch.name, qemu.binfmt, qemu.binary);
+            println!(
+                "{}: no binfmt_misc handler {} on this machine: running the image's /pause under {} instead",
+                i.arch.name, qemu.binfmt, qemu.binary
+            );
             let scratch = Scratch::new("extracted");
             let extracted = scratch.join("pause");
             std::fs::write(&extracted, layer_file(&i.layer_path, "pause")).unwrap();

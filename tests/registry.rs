@@ -2,11 +2,11 @@
 //! namespace of the test's own): push every platform, pull each into an empty store, and count the
 //! bytes the registry served from its access log.
 use pause_tests::containerd::Containerd;
-use pause_tests::image::{images, layout_dir, WIRE_BUDGET};
+use pause_tests::image::{WIRE_BUDGET, images, layout_dir};
 use pause_tests::node::DEBIAN_12;
 use pause_tests::podman::Podman;
 use pause_tests::prelude::*;
-use pause_tests::registry::{Registry, Served, ADDRESS};
+use pause_tests::registry::{ADDRESS, Registry, Served};
 
 /// The image in the registry: 127.0.0.1:5000/pause:<version>.
 fn remote() -> String {
@@ -36,7 +36,10 @@ impl Store {
     fn pull(&self, r: &Registry, args: &[&str]) {
         let podman = Podman::for_tests();
         let mut cmd = podman.other("nsenter");
-        cmd.args(["-t", &r.netns_pid().to_string(), "--net", "--", "podman", "--root"]).arg(self.0.join("root")).arg("--runroot").arg(self.0.join("run"));
+        cmd.args(["-t", &r.netns_pid().to_string(), "--net", "--", "podman", "--root"])
+            .arg(self.0.join("root"))
+            .arg("--runroot")
+            .arg(self.0.join("run"));
         cmd.args(["--storage-driver", "vfs", "pull", "--quiet", "--tls-verify=false"]).args(args);
         let out = run_to_end(cmd);
         assert!(out.status.success(), "podman pull {args:?}: {}", text(&out.stderr));

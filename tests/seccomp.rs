@@ -134,7 +134,16 @@ fn an_arch_unknown_to_libseccomp_does_not_break_the_profile() {
     let scratch = Scratch::new("seccomp");
     let file = scratch.join("unknown-arch.json");
     std::fs::write(&file, serde_json::to_string_pretty(&profile).unwrap()).unwrap();
-    let out = podman.run(["run", "--rm", "--security-opt", "no-new-privileges", "--security-opt", &format!("seccomp={}", file.display()), &image_name(&AMD64), "-v"]);
+    let out = podman.run([
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        "--security-opt",
+        &format!("seccomp={}", file.display()),
+        &image_name(&AMD64),
+        "-v",
+    ]);
     assert!(out.status.success(), "{:?}: {}", out.status, text(&out.stderr));
     assert_eq!(text(&out.stdout), version_line());
 }
@@ -185,7 +194,8 @@ fn traced(arch: &'static Arch, setup: Option<Setup>, args: &[&str], sig: Option<
     let scratch = Scratch::new("strace");
     let log = scratch.join("strace.log");
     let qemu = arch.qemu.as_ref().unwrap().binary;
-    let mut argv: Vec<String> = vec![qemu.into(), "-d".into(), "strace".into(), "-D".into(), log.display().to_string(), binary(arch).display().to_string()];
+    let mut argv: Vec<String> =
+        vec![qemu.into(), "-d".into(), "strace".into(), "-D".into(), log.display().to_string(), binary(arch).display().to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
     let mut cmd = match setup {
         Some(setup) => harness!().command(&setup, &argv),
@@ -210,7 +220,8 @@ fn traced(arch: &'static Arch, setup: Option<Setup>, args: &[&str], sig: Option<
         .filter_map(|l| {
             let rest = l.split_once(' ')?.1;
             let name = rest.split('(').next()?;
-            (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && rest.contains('(')).then(|| name.to_string())
+            (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && rest.contains('('))
+                .then(|| name.to_string())
         })
         .collect()
 }

@@ -38,4 +38,3 @@ unsafe extern "C" fn restore_rt() {
         nr = const syscalls::Sysno::rt_sigreturn as u32,
     )
 }
-

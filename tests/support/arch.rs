@@ -54,7 +54,11 @@ impl Arch {
     pub fn header_bytes(&self) -> u64 {
         use linux_raw_sys::elf_uapi::{elf32_hdr, elf32_phdr, elf64_hdr, elf64_phdr};
         use std::mem::size_of;
-        let (hdr, phdr) = if self.elf.class64 { (size_of::<elf64_hdr>(), size_of::<elf64_phdr>()) } else { (size_of::<elf32_hdr>(), size_of::<elf32_phdr>()) };
+        let (hdr, phdr) = if self.elf.class64 {
+            (size_of::<elf64_hdr>(), size_of::<elf64_phdr>())
+        } else {
+            (size_of::<elf32_hdr>(), size_of::<elf32_phdr>())
+        };
         (hdr + 2 * phdr) as u64
     }
 }

@@ -15,7 +15,11 @@ pub fn busybox() -> &'static str {
         let ctx = repo_root().join("target/images/busybox");
         std::fs::create_dir_all(&ctx).unwrap();
         std::fs::copy(bb, ctx.join("busybox")).unwrap();
-        std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nENV PATH=/bin\n").unwrap();
+        std::fs::write(
+            ctx.join("Containerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nENV PATH=/bin\n",
+        )
+        .unwrap();
         Podman::for_tests().ok(["build", "--quiet", "--tag", BUSYBOX, ctx.to_str().unwrap()]);
     });
     BUSYBOX

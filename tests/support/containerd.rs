@@ -1,11 +1,11 @@
 //! A throwaway containerd of one node (see node.rs), in network and mount namespaces of its own,
 //! with every path of its own: nothing it makes is seen by another daemon, test or checkout.
-use crate::containerd_config::{cni_config, config, Paths};
-use crate::cri::Cri;
 use crate::busybox::busybox_archive;
+use crate::containerd_config::{Paths, cni_config, config};
+use crate::cri::Cri;
 use crate::image::{list_archive, list_name};
 use crate::node::Node;
-use crate::process::{eventually, require, run_to_end, signal, text, Running, SIGKILL, SIGTERM};
+use crate::process::{Running, SIGKILL, SIGTERM, eventually, require, run_to_end, signal, text};
 use crate::procfs::children_of;
 use crate::scratch::Scratch;
 use std::path::{Path, PathBuf};
@@ -108,7 +108,8 @@ impl Containerd {
     /// Starts the daemon in the holder's namespaces and waits until its CRI answers.
     fn start_daemon(&mut self) {
         let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &self.holder_pid().to_string(), "--net", "--mount", "--", "containerd", "--config"]).arg(self.dir().join(Paths::CONFIG));
+        cmd.args(["-t", &self.holder_pid().to_string(), "--net", "--mount", "--", "containerd", "--config"])
+            .arg(self.dir().join(Paths::CONFIG));
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir().join(Paths::LOG)).unwrap();
         self.daemon = Some(Running::spawn_to(cmd, std::process::Stdio::null(), log));
         let (socket, log) = (self.socket(), self.dir().join(Paths::LOG));

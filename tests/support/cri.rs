@@ -61,7 +61,11 @@ impl Cri {
 
     /// RunPodSandbox; returns the sandbox id.
     pub fn run_pod(&self, config: PodSandboxConfig) -> String {
-        self.ok("RunPodSandbox", self.runtime().run_pod_sandbox(RunPodSandboxRequest { config: Some(config), runtime_handler: String::new() })).pod_sandbox_id
+        self.ok(
+            "RunPodSandbox",
+            self.runtime().run_pod_sandbox(RunPodSandboxRequest { config: Some(config), runtime_handler: String::new() }),
+        )
+        .pod_sandbox_id
     }
 
     /// PodSandboxStatus, verbose (its info holds the runtime's view, pid included).
@@ -100,7 +104,11 @@ impl Cri {
 
     /// Every sandbox the daemon knows.
     pub fn pod_ids(&self) -> Vec<String> {
-        self.ok("ListPodSandbox", self.runtime().list_pod_sandbox(ListPodSandboxRequest { filter: None })).items.into_iter().map(|p| p.id).collect()
+        self.ok("ListPodSandbox", self.runtime().list_pod_sandbox(ListPodSandboxRequest { filter: None }))
+            .items
+            .into_iter()
+            .map(|p| p.id)
+            .collect()
     }
 
     /// StopPodSandbox + RemovePodSandbox of `ids`, bounded in time and ignoring errors: for
@@ -121,7 +129,9 @@ impl Cri {
     /// Every sandbox the daemon knows, or none if it does not answer within 10 s (for guards).
     pub fn pod_ids_quietly(&self) -> Vec<String> {
         let mut runtime = self.runtime();
-        let r = self.rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), runtime.list_pod_sandbox(ListPodSandboxRequest { filter: None })).await });
+        let r = self.rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), runtime.list_pod_sandbox(ListPodSandboxRequest { filter: None })).await
+        });
         match r {
             Ok(Ok(r)) => r.into_inner().items.into_iter().map(|p| p.id).collect(),
             _ => Vec::new(),
@@ -131,7 +141,14 @@ impl Cri {
     /// CreateContainer + StartContainer of `config` in the sandbox; returns its id.
     pub fn run_container(&self, pod: &str, pod_config: &PodSandboxConfig, config: ContainerConfig) -> String {
         let id = self
-            .ok("CreateContainer", self.runtime().create_container(CreateContainerRequest { pod_sandbox_id: pod.into(), config: Some(config), sandbox_config: Some(pod_config.clone()) }))
+            .ok(
+                "CreateContainer",
+                self.runtime().create_container(CreateContainerRequest {
+                    pod_sandbox_id: pod.into(),
+                    config: Some(config),
+                    sandbox_config: Some(pod_config.clone()),
+                }),
+            )
             .container_id;
         self.ok("StartContainer", self.runtime().start_container(StartContainerRequest { container_id: id.clone() }));
         id
@@ -141,14 +158,19 @@ impl Cri {
     pub fn exec_sync(&self, container: &str, cmd: &[&str], timeout_s: i64) -> ExecResult {
         let r = self.ok(
             &format!("ExecSync {cmd:?}"),
-            self.runtime().exec_sync(ExecSyncRequest { container_id: container.into(), cmd: cmd.iter().map(|s| s.to_string()).collect(), timeout: timeout_s }),
+            self.runtime().exec_sync(ExecSyncRequest {
+                container_id: container.into(),
+                cmd: cmd.iter().map(|s| s.to_string()).collect(),
+                timeout: timeout_s,
+            }),
         );
         ExecResult { exit_code: r.exit_code, stdout: text(&r.stdout), stderr: text(&r.stderr) }
     }
 
     /// PullImage, as kubelet pulls an image; returns the image reference containerd reports.
     pub fn pull_image(&self, image: &str) -> String {
-        let request = PullImageRequest { image: Some(ImageSpec { image: image.into(), ..Default::default() }), auth: None, sandbox_config: None };
+        let request =
+            PullImageRequest { image: Some(ImageSpec { image: image.into(), ..Default::default() }), auth: None, sandbox_config: None };
         self.ok(&format!("PullImage {image}"), self.images().pull_image(request)).image_ref
     }
 }

@@ -142,7 +142,9 @@ impl SeccompPlan {
         let refuse = list(parts.next(), "refuse=")?
             .iter()
             .map(|e| match e.split_once(':') {
-                Some((nr, arg)) => Ok(Refuse { syscall: sysno(nr)?, arg0: Some(arg.parse().map_err(|_| format!("{arg:?} is not a number"))?) }),
+                Some((nr, arg)) => {
+                    Ok(Refuse { syscall: sysno(nr)?, arg0: Some(arg.parse().map_err(|_| format!("{arg:?} is not a number"))?) })
+                }
                 None => Ok(Refuse { syscall: sysno(e)?, arg0: None }),
             })
             .collect::<Result<_, String>>()?;
@@ -200,4 +202,3 @@ impl Harness {
         c
     }
 }
-

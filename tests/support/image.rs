@@ -1,8 +1,8 @@
 //! The pause images: every platform built with podman from the Containerfile, the manifest list,
 //! and the shipping OCI layout; built once per test process, each build in a directory of its own.
-use crate::arch::{Arch, ARCHES};
+use crate::arch::{ARCHES, Arch};
 use crate::cargo::{binary, package_field, package_field_opt, repo_root, version};
-use crate::layout::{export, write_index_layout, Entry};
+use crate::layout::{Entry, export, write_index_layout};
 use crate::podman::Podman;
 use crate::weigh::weigh;
 use serde_json::json;
@@ -96,9 +96,10 @@ impl Image {
 /// only when Cargo.toml names a repository (no placeholder ships). The build context is
 /// `Build::context()` (bin/pause-linux-<arch>).
 pub fn reproducible_build_args(arch: &Arch) -> Vec<String> {
-    let mut args: Vec<String> = ["--no-cache", "--timestamp", "0", "--omit-history", "--identity-label=false", "--unsetenv", "PATH", "--platform", arch.platform]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> =
+        ["--no-cache", "--timestamp", "0", "--omit-history", "--identity-label=false", "--unsetenv", "PATH", "--platform", arch.platform]
+            .map(String::from)
+            .to_vec();
     for (arg, field) in [("VERSION", "version"), ("LICENSES", "license")] {
         args.extend(["--build-arg".into(), format!("{arg}={}", package_field(field))]);
     }
@@ -168,9 +169,22 @@ pub fn images() -> &'static [Image] {
 
 /// The size table of the images command and tests.
 pub fn image_table(images: &[Image]) -> String {
-    let mut out = format!("{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n", "arch", "binary", "layer-tar", "layer-gzip", "manifest", "config", "on-the-wire", "podman-size");
+    let mut out = format!(
+        "{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n",
+        "arch", "binary", "layer-tar", "layer-gzip", "manifest", "config", "on-the-wire", "podman-size"
+    );
     for i in images {
-        out += &format!("{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n", i.arch.name, i.binary, i.layer_tar, i.layer_gzip, i.manifest, i.config, i.on_the_wire(), i.podman_size);
+        out += &format!(
+            "{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n",
+            i.arch.name,
+            i.binary,
+            i.layer_tar,
+            i.layer_gzip,
+            i.manifest,
+            i.config,
+            i.on_the_wire(),
+            i.podman_size
+        );
     }
     out
 }

@@ -2,7 +2,7 @@
 //! written from each platform's own layout, exported as a directory or an oci-archive; gzip
 //! layers read back.
 use crate::process::text;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
@@ -52,7 +52,9 @@ pub fn write_index_layout(dir: &Path, name: &str, entries: &[Entry]) {
         }
         manifests.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": e.manifest_digest, "size": e.manifest_size, "platform": e.platform}));
     }
-    let index = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests})).unwrap();
+    let index =
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}))
+            .unwrap();
     let digest = put_blob(dir, &index);
     let top = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest, "size": index.len(),
         "annotations": {"org.opencontainers.image.ref.name": name}}]});

@@ -2,8 +2,8 @@
 use crate::arch::Arch;
 use crate::cargo::binary;
 use crate::expected::SHUTDOWN_TERM;
-use crate::process::{eventually, require, signal, text, Running, SIGCHLD, SIGTERM};
-use crate::procfs::{children_of, is_root, signal_mask, stat, State};
+use crate::process::{Running, SIGCHLD, SIGTERM, eventually, require, signal, text};
+use crate::procfs::{State, children_of, is_root, signal_mask, stat};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -52,7 +52,9 @@ pub fn wait_until_asleep(pid: u32) {
         let ignoring_chld = signal_mask(pid, "SigIgn").is_some_and(|m| m & (1 << (SIGCHLD - 1)) != 0);
         let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
         let nr = syscall.split_whitespace().next().and_then(|n| n.parse::<i32>().ok());
-        ignoring_chld && nr.is_some_and(|n| HOST_SLEEPS.iter().any(|s| s.id() == n)) && stat(pid).is_some_and(|s| s.state == State::Sleeping)
+        ignoring_chld
+            && nr.is_some_and(|n| HOST_SLEEPS.iter().any(|s| s.id() == n))
+            && stat(pid).is_some_and(|s| s.state == State::Sleeping)
     });
     assert!(ok, "pause (pid {pid}) did not reach its sleep within 20 s");
 }

@@ -1,8 +1,8 @@
 //! Pod sandboxes as kubelet asks for them: sandbox and container configs, seccomp profiles, and a
 //! sandbox guard that stops and removes its sandbox when dropped, also when the test fails.
+use crate::busybox::BUSYBOX;
 use crate::containerd::Containerd;
 use crate::cri::Cri;
-use crate::busybox::BUSYBOX;
 use crate::pause::wait_until_asleep;
 use k8s_cri::v1::*;
 use std::path::Path;
@@ -18,7 +18,12 @@ pub fn pod_config(c: &Containerd, name: &str, pid: NamespaceMode, seccomp: Secur
         log_directory: logs.display().to_string(),
         linux: Some(LinuxPodSandboxConfig {
             security_context: Some(LinuxSandboxSecurityContext {
-                namespace_options: Some(NamespaceOption { network: NamespaceMode::Pod as i32, pid: pid as i32, ipc: NamespaceMode::Pod as i32, ..Default::default() }),
+                namespace_options: Some(NamespaceOption {
+                    network: NamespaceMode::Pod as i32,
+                    pid: pid as i32,
+                    ipc: NamespaceMode::Pod as i32,
+                    ..Default::default()
+                }),
                 seccomp: Some(seccomp),
                 ..Default::default()
             }),
@@ -47,7 +52,11 @@ pub fn busybox_container(pod_config: &PodSandboxConfig, name: &str, command: &[&
         log_path: format!("{name}.log"),
         linux: Some(LinuxContainerConfig {
             security_context: Some(LinuxContainerSecurityContext {
-                namespace_options: pod_config.linux.as_ref().and_then(|l| l.security_context.as_ref()).and_then(|s| s.namespace_options.clone()),
+                namespace_options: pod_config
+                    .linux
+                    .as_ref()
+                    .and_then(|l| l.security_context.as_ref())
+                    .and_then(|s| s.namespace_options.clone()),
                 ..Default::default()
             }),
             ..Default::default()

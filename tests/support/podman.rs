@@ -69,7 +69,12 @@ impl Podman {
         let pid: u32 = state.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(0);
         if pid == 0 {
             let logs = self.run(["logs", container]);
-            panic!("container {container} is not running (pid, status, exit code: {}); its log: {}{}", state.trim(), text(&logs.stdout), text(&logs.stderr));
+            panic!(
+                "container {container} is not running (pid, status, exit code: {}); its log: {}{}",
+                state.trim(),
+                text(&logs.stdout),
+                text(&logs.stderr)
+            );
         }
         pid
     }
@@ -159,7 +164,6 @@ fn merge_conf(base: &str, extra: &str) -> String {
     }
     out
 }
-
 
 /// A container, pod or `kube play` a test made: removed when dropped, also when the test fails.
 pub struct Made {

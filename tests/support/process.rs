@@ -53,9 +53,7 @@ pub fn dies_with_parent(cmd: &mut Command) {
     const PR_SET_PDEATHSIG: i32 = linux_raw_sys::prctl::PR_SET_PDEATHSIG as i32;
     // SAFETY: prctl(2) with plain integers is async-signal-safe, as pre_exec requires.
     unsafe {
-        cmd.pre_exec(|| {
-            if prctl(PR_SET_PDEATHSIG, SIGKILL as u64, 0, 0, 0) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-        })
+        cmd.pre_exec(|| if prctl(PR_SET_PDEATHSIG, SIGKILL as u64, 0, 0, 0) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) })
     };
 }
 

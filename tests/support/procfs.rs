@@ -122,7 +122,9 @@ pub fn zombies_of(pid: u32) -> usize {
 /// Every process (host pids) in the PID namespace of `pid`, itself included, zombies included.
 pub fn pid_namespace_members(pid: u32) -> Vec<u32> {
     let Ok(ns) = std::fs::read_link(format!("/proc/{pid}/ns/pid")) else { return Vec::new() };
-    std::fs::read_dir("/proc").unwrap().flatten()
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
         .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
         .filter(|p| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns))
         .collect()

@@ -1,5 +1,5 @@
 //! A throwaway CNCF distribution registry on 127.0.0.1 inside a network namespace, and its access log.
-use crate::process::{eventually, require, run_to_end, text, Running};
+use crate::process::{Running, eventually, require, run_to_end, text};
 use crate::scratch::Scratch;
 use std::path::Path;
 use std::process::Command;
@@ -38,7 +38,8 @@ impl Registry {
         std::fs::write(dir.join("config.yml"), config).unwrap();
         let mut cmd = Command::new("nsenter");
         cmd.args(["-t", &netns_pid.to_string(), "--net", "--", "docker-registry", "serve"]).arg(dir.join("config.yml"));
-        let (access, errors) = (std::fs::File::create(dir.join("access.log")).unwrap(), std::fs::File::create(dir.join("registry.log")).unwrap());
+        let (access, errors) =
+            (std::fs::File::create(dir.join("access.log")).unwrap(), std::fs::File::create(dir.join("registry.log")).unwrap());
         let daemon = Running::spawn_to(cmd, access, errors);
         let r = Registry { netns_pid, daemon: Some(daemon), scratch };
         let up = eventually(Duration::from_secs(20), || r.in_netns(&["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5000"]).status.success());

@@ -3,7 +3,7 @@ use crate::cargo::{repo_root, version};
 use crate::image::Image;
 use crate::process::text;
 use crate::size::Breakdown;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// The git commit the tree is at, if it is a git checkout.
 pub fn git_commit() -> Option<String> {
@@ -31,7 +31,10 @@ pub fn report(binaries: &[Breakdown], images: Option<&[Image]>) -> Value {
 pub fn figures(report: &Value) -> Vec<(String, u64)> {
     fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, u64)>) {
         match v {
-            Value::Object(m) => m.iter().filter(|(k, _)| *k != "budget").for_each(|(k, v)| walk(&format!("{prefix}{}{k}", if prefix.is_empty() { "" } else { "." }), v, out)),
+            Value::Object(m) => m
+                .iter()
+                .filter(|(k, _)| *k != "budget")
+                .for_each(|(k, v)| walk(&format!("{prefix}{}{k}", if prefix.is_empty() { "" } else { "." }), v, out)),
             Value::Number(n) => out.extend(n.as_u64().map(|n| (prefix.to_string(), n))),
             _ => {}
         }

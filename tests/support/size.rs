@@ -1,5 +1,5 @@
 //! Where a release binary's bytes go (from lld's link map), and the size report's table.
-use crate::arch::{Arch, ARCHES};
+use crate::arch::{ARCHES, Arch};
 use crate::cargo::binary;
 
 /// Where the bytes of one arch's release binary go.
@@ -54,9 +54,13 @@ pub fn breakdowns() -> Vec<Breakdown> {
 
 /// The size report: one line per arch with where the bytes go and the budget.
 pub fn size_table(rows: &[Breakdown]) -> String {
-    let mut out = format!("{:<8} {:>5} {:>7} {:>5} {:>7} {:>7} {:>6}\n", "arch", "bytes", "headers", "code", "strings", "padding", "budget");
+    let mut out =
+        format!("{:<8} {:>5} {:>7} {:>5} {:>7} {:>7} {:>6}\n", "arch", "bytes", "headers", "code", "strings", "padding", "budget");
     for b in rows {
-        out += &format!("{:<8} {:>5} {:>7} {:>5} {:>7} {:>7} {:>6}\n", b.arch.name, b.total, b.headers, b.code, b.strings, b.padding, b.arch.max_bytes);
+        out += &format!(
+            "{:<8} {:>5} {:>7} {:>5} {:>7} {:>7} {:>6}\n",
+            b.arch.name, b.total, b.headers, b.code, b.strings, b.padding, b.arch.max_bytes
+        );
     }
     out
 }

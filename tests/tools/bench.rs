@@ -7,8 +7,8 @@
 //! PID namespace (`unshare --pid --fork`), the way a pod's infra process runs; tini and dumb-init
 //! need a child to supervise, so they get `sleep infinity` (not counted in their figures).
 //! Figures are medians of repeated runs; "x best peer" is pause's figure over the best peer's.
-use pause_tests::prelude::*;
 use pause_tests::harness::{Harness, Setup, Storm};
+use pause_tests::prelude::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -31,9 +31,27 @@ fn tools() -> Vec<Tool> {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     vec![
         Tool { name: "pause (this)", binary: pause.clone(), argv: vec![pause.clone()], version: vec![pause, "-v".into()], idle_members: 1 },
-        Tool { name: "catatonit -P", binary: which("catatonit"), argv: s(&["catatonit", "-P"]), version: s(&["catatonit", "--version"]), idle_members: 1 },
-        Tool { name: "tini-static", binary: which("tini-static"), argv: s(&["tini-static", "--", "sleep", "infinity"]), version: s(&["tini-static", "--version"]), idle_members: 2 },
-        Tool { name: "dumb-init", binary: which("dumb-init"), argv: s(&["dumb-init", "sleep", "infinity"]), version: s(&["dumb-init", "--version"]), idle_members: 2 },
+        Tool {
+            name: "catatonit -P",
+            binary: which("catatonit"),
+            argv: s(&["catatonit", "-P"]),
+            version: s(&["catatonit", "--version"]),
+            idle_members: 1,
+        },
+        Tool {
+            name: "tini-static",
+            binary: which("tini-static"),
+            argv: s(&["tini-static", "--", "sleep", "infinity"]),
+            version: s(&["tini-static", "--version"]),
+            idle_members: 2,
+        },
+        Tool {
+            name: "dumb-init",
+            binary: which("dumb-init"),
+            argv: s(&["dumb-init", "sleep", "infinity"]),
+            version: s(&["dumb-init", "--version"]),
+            idle_members: 2,
+        },
     ]
 }
 
@@ -133,7 +151,10 @@ fn cri_rows() -> Vec<(String, &'static str, Vec<f64>)> {
             assert!(cri.pod_ready(&id), "{image}: sandbox not READY");
             run.push(t.elapsed().as_secs_f64() * 1e3);
             let pid = cri.pause_pid(&id);
-            assert!(eventually(Duration::from_secs(10), || stat(pid).is_some_and(|s| s.state == State::Sleeping)), "{image}: the sandbox process does not sleep");
+            assert!(
+                eventually(Duration::from_secs(10), || stat(pid).is_some_and(|s| s.state == State::Sleeping)),
+                "{image}: the sandbox process does not sleep"
+            );
             std::thread::sleep(Duration::from_millis(50));
             rss.push(kb(pid, "status", "VmRSS"));
             pss.push(kb(pid, "smaps_rollup", "Pss"));
@@ -166,7 +187,11 @@ fn print_table(names: &[&str], rows: &[(String, &str, Vec<f64>)]) {
             if *v >= 100.0 || *v == v.round() { print!(" {:.0} |", v) } else { print!(" {:.2} |", v) }
         }
         let best = values[1..].iter().cloned().fold(f64::INFINITY, f64::min);
-        if best > 0.0 { println!(" {:.3} |", values[0] / best) } else { println!(" {} |", if values[0] == 0.0 { "= (both 0)" } else { "n/a" }) }
+        if best > 0.0 {
+            println!(" {:.3} |", values[0] / best)
+        } else {
+            println!(" {} |", if values[0] == 0.0 { "= (both 0)" } else { "n/a" })
+        }
     }
 }
 
@@ -186,12 +211,21 @@ fn main() {
     rows.push((
         "start to exit, `-v` / `--version`".into(),
         "µs",
-        tools.iter().map(|t| median((0..200).map(|_| {
-            let s = Instant::now();
-            let out = Command::new(&t.version[0]).args(&t.version[1..]).output().unwrap();
-            assert!(out.status.success());
-            s.elapsed().as_secs_f64() * 1e6
-        }).collect())).collect(),
+        tools
+            .iter()
+            .map(|t| {
+                median(
+                    (0..200)
+                        .map(|_| {
+                            let s = Instant::now();
+                            let out = Command::new(&t.version[0]).args(&t.version[1..]).output().unwrap();
+                            assert!(out.status.success());
+                            s.elapsed().as_secs_f64() * 1e6
+                        })
+                        .collect(),
+                )
+            })
+            .collect(),
     ));
 
     eprintln!("bench: idle RSS and PSS, and context switches over 10 s idle (3 windows, all tools side by side)");
@@ -217,8 +251,16 @@ fn main() {
     for (n, runs) in [(10_000, 3), (100_000, 3)] {
         eprintln!("bench: {n} orphans exiting, {runs} runs per tool");
         let results: Vec<Vec<(f64, f64)>> = tools.iter().map(|t| (0..runs).map(|_| storm(t, n)).collect()).collect();
-        rows.push((format!("CPU time as PID 1, {n} orphans exit"), "µs", results.iter().map(|r| median(r.iter().map(|x| x.0).collect())).collect()));
-        rows.push((format!("voluntary context switches, {n} orphans"), "", results.iter().map(|r| median(r.iter().map(|x| x.1).collect())).collect()));
+        rows.push((
+            format!("CPU time as PID 1, {n} orphans exit"),
+            "µs",
+            results.iter().map(|r| median(r.iter().map(|x| x.0).collect())).collect(),
+        ));
+        rows.push((
+            format!("voluntary context switches, {n} orphans"),
+            "",
+            results.iter().map(|r| median(r.iter().map(|x| x.1).collect())).collect(),
+        ));
     }
 
     eprintln!("bench: memory of 110 idle instances (a node's default pod limit)");

@@ -6,7 +6,7 @@
 //!
 //! With PAUSE_HARNESS_SECCOMP set, the last step before the exec installs that seccomp filter.
 use linux_raw_sys::general::{P_PID, RLIMIT_NPROC, WEXITED, WNOWAIT};
-use pause_tests::harness::{SeccompPlan, Setup, Storm, STORM_MAX_PROCESSES};
+use pause_tests::harness::{STORM_MAX_PROCESSES, SeccompPlan, Setup, Storm};
 use pause_tests::process::which;
 use std::ffi::{CString, c_char, c_int};
 use std::{env, ptr};
@@ -119,7 +119,8 @@ fn limit_storm(uid: u32) {
     let limit = linux_raw_sys::general::rlimit { rlim_cur: STORM_MAX_PROCESSES as _, rlim_max: STORM_MAX_PROCESSES as _ };
     // SAFETY: plain integers and a pointer to a live rlimit; from root these drop every
     // privilege (so the limit applies) and cannot fail for lack of one.
-    let ok = unsafe { setgroups(0, ptr::null()) == 0 && setgid(uid) == 0 && setrlimit(RLIMIT_NPROC as c_int, &limit) == 0 && setuid(uid) == 0 };
+    let ok =
+        unsafe { setgroups(0, ptr::null()) == 0 && setgid(uid) == 0 && setrlimit(RLIMIT_NPROC as c_int, &limit) == 0 && setuid(uid) == 0 };
     assert!(ok, "harness storm: cannot drop to uid {uid}: {}", std::io::Error::last_os_error());
 }
 

@@ -29,7 +29,11 @@ fn main() {
         print!("{}", size_table(&rows));
     }
     let grew = previous.map(|old| grown(&old, &now)).unwrap_or_default();
-    let over: Vec<String> = rows.iter().filter(|b| b.over_budget()).map(|b| format!("{} is over its budget of {} bytes", b.arch.name, b.arch.max_bytes)).collect();
+    let over: Vec<String> = rows
+        .iter()
+        .filter(|b| b.over_budget())
+        .map(|b| format!("{} is over its budget of {} bytes", b.arch.name, b.arch.max_bytes))
+        .collect();
     for line in grew.iter().chain(&over) {
         eprintln!("size-report: {line}");
     }
