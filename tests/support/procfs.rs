@@ -105,10 +105,10 @@ pub fn children_of(pid: u32) -> Vec<Child> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(n) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        if let Some(s) = stat(n) {
-            if s.ppid == pid {
-                out.push(Child { pid: n, state: s.state });
-            }
+        if let Some(s) = stat(n)
+            && s.ppid == pid
+        {
+            out.push(Child { pid: n, state: s.state });
         }
     }
     out
