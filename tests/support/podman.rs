@@ -107,6 +107,14 @@ fn test_confs() -> (PathBuf, PathBuf) {
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 log_driver = "k8s-file"
+# No network: containers and pods get a network namespace with only loopback (all a pod's
+# containers need to talk over 127.0.0.1), so no test adds a bridge, a route or a firewall rule
+# to the host or shares podman's default network with anything else.
+netns = "none"
+
+[network]
+# Network definitions (podman kube play writes one) of this checkout's own.
+network_config_dir = "{networks}"
 
 [engine]
 cgroup_manager = "cgroupfs"
@@ -117,7 +125,8 @@ events_logger = "file"
 # 20 s: podman 4.3 does not pass it to conmon's cleanup command.)
 tmp_dir = "{run}/libpod"
 "#,
-                run = run.display()
+                run = run.display(),
+                networks = dir.join("networks").display()
             );
             let storage = format!(
                 "# Image and container storage for the tests only (CONTAINERS_STORAGE_CONF): vfs (works everywhere, nothing to mount).\n[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
@@ -186,10 +195,11 @@ impl Podman {
         self.ok(["pod", "create", "--name", name].iter().chain(args));
         made
     }
-    /// Runs `podman kube play FILE` (pod `name`), taken down and removed when dropped.
+    /// Runs `podman kube play --network none FILE` (pod `name`: loopback only, as every test
+    /// container here), taken down and removed when dropped.
     pub fn kube_play(&self, file: &str, name: &str) -> Made {
         let made = self.made(["pod", "rm", "--force", name], name);
-        self.ok(["kube", "play", file]);
+        self.ok(["kube", "play", "--network", "none", file]);
         made
     }
     /// A guard for something named `name` that `podman REMOVE...` removes.
