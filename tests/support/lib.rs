@@ -1,4 +1,7 @@
 //! Helpers for the pause specification tests (tests/*.rs) and tools (tools/*.rs), one concern per module.
+// The seccomp listener receives the runtime's fd with std's SCM_RIGHTS support (nightly, as the toolchain).
+#![feature(unix_socket_ancillary_data)]
+
 pub mod arch;
 pub mod busybox;
 pub mod cargo;
@@ -17,8 +20,10 @@ pub mod process;
 pub mod procfs;
 pub mod registry;
 pub mod report;
+pub mod runtime;
 pub mod scratch;
 pub mod seccomp;
+pub mod seccomp_notify;
 pub mod size;
 pub mod weigh;
 

@@ -8,8 +8,11 @@ pub struct Rule {
     pub names: Vec<String>,
     /// None: every arch (else Kubernetes arch names, from "includes": {"arches": [...]}).
     pub arches: Option<Vec<String>>,
-    /// A rule for pause's own syscalls; false for the runtime's (its comment starts "not pause").
+    /// A rule for pause's own syscalls; false for a runtime's (its comment starts "not pause").
     pub pauses_own: bool,
+    /// For a runtime's rule, whose window it holds: its comment starts "not pause: <runtime
+    /// name>[, <runtime name>...]:" (runtime.rs names them: "runc 1.1", "runc 1.3").
+    pub runtimes: Vec<String>,
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -32,10 +35,17 @@ pub fn rules() -> Vec<Rule> {
         .iter()
         .map(|r| {
             assert_eq!(r["action"], "SCMP_ACT_ALLOW", "only allow rules expected: {r}");
+            let comment = r["comment"].as_str().unwrap_or_default();
+            let runtimes = comment
+                .strip_prefix("not pause: ")
+                .and_then(|c| c.split_once(':'))
+                .map(|(names, _)| names.split(", ").map(String::from).collect())
+                .unwrap_or_default();
             Rule {
                 names: strings(&r["names"]),
                 arches: r.get("includes").and_then(|i| i.get("arches")).map(strings),
-                pauses_own: !r["comment"].as_str().unwrap_or_default().starts_with("not pause"),
+                pauses_own: !comment.starts_with("not pause"),
+                runtimes,
             }
         })
         .collect()
@@ -52,6 +62,39 @@ pub fn allowed(arch: &Arch, runtime: bool) -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// The syscall names the profile allows on `arch` for pause plus one runtime's window (the rules
+/// grouped under that runtime's name): what that runtime needs, alone.
+pub fn allowed_with_runtime(arch: &Arch, runtime: &str) -> Vec<String> {
+    let mut names: Vec<String> = rules()
+        .into_iter()
+        .filter(|r| r.pauses_own || r.runtimes.iter().any(|n| n == runtime))
+        .filter(|r| r.arches.as_ref().is_none_or(|a| a.iter().any(|x| x == arch.name)))
+        .flat_map(|r| r.names)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The OCI seccomp section (config.json's linux.seccomp) that records what a runtime does under
+/// the filter: pause's own amd64 syscalls allowed, and every other x86_64 syscall sent to the
+/// listener at `listener` (seccomp_notify.rs) but `write`, which runtimes refuse to notify on
+/// (they use it to talk to their parent then) and pause's rules allow anyway.
+pub fn recording_section(listener: &std::path::Path) -> Value {
+    let own = allowed(&crate::arch::AMD64, false);
+    let notify: Vec<&str> =
+        syscalls::x86_64::Sysno::iter().map(|s| s.name()).filter(|n| !own.iter().any(|o| o == n) && *n != "write").collect();
+    serde_json::json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "listenerPath": listener,
+        "syscalls": [
+            {"names": own, "action": "SCMP_ACT_ALLOW"},
+            {"names": notify, "action": "SCMP_ACT_NOTIFY"}
+        ]
+    })
 }
 
 /// The x86_64 syscall `name` (for the harness's strict filter).

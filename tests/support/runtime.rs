@@ -1,0 +1,94 @@
+//! The OCI runtimes the profile must work with: one row each (as the arch and node tables).
+use crate::process::{require, run_to_end, text};
+use crate::scratch::Scratch;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One OCI runtime.
+#[derive(Debug, PartialEq)]
+pub struct Runtime {
+    /// The name tests, messages and seccomp.json's rule comments use: "runc 1.1".
+    pub name: &'static str,
+    /// Where it comes from.
+    pub from: Source,
+    /// What it does under the filter only because a seccomp listener is set (recording with one,
+    /// tests/seccomp.rs): after handing over the notification fd it waits for its parent's
+    /// all-clear (runc's `syncParentSeccomp`, libcontainer/init_linux.go: `readSync`).
+    pub listener_handshake: &'static [&'static str],
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Source {
+    /// A program of this machine, found in PATH.
+    Host(&'static str),
+    /// A program of the sid node rootfs that tests/run makes (PAUSE_TESTS_NODE_ROOT), by its path
+    /// there.
+    NodeRoot(&'static str),
+}
+
+/// Debian 12's runc (1.1), what podman and containerd 1.6 run here.
+pub const RUNC_1_1: Runtime = Runtime { name: "runc 1.1", from: Source::Host("runc"), listener_handshake: &["read"] };
+/// Debian sid's runc (1.3), what a node installed this year runs; `host-runc` is its copy with the
+/// rootfs's glibc (tests/run).
+/// Its sync socket is a SOCK_SEQPACKET: `readSync` peeks at the packet size (recvfrom), then reads.
+pub const RUNC_1_3: Runtime = Runtime { name: "runc 1.3", from: Source::NodeRoot("host-runc"), listener_handshake: &["read", "recvfrom"] };
+
+/// Every runtime, in the order of every table.
+pub const RUNTIMES: [&Runtime; 2] = [&RUNC_1_1, &RUNC_1_3];
+
+/// Expands one test body into one #[test] per runtime: `name::runc_1_1`, `name::runc_1_3`.
+#[macro_export]
+macro_rules! for_each_runtime {
+    ($(#[doc = $doc:literal])* fn $name:ident($runtime:ident) $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn check($runtime: &'static $crate::runtime::Runtime) $body
+            #[test] fn runc_1_1() { check(&$crate::runtime::RUNC_1_1) }
+            #[test] fn runc_1_3() { check(&$crate::runtime::RUNC_1_3) }
+        }
+    };
+}
+
+/// The sid node rootfs tests/run made; fails (never skips) when there is none.
+pub fn node_root() -> PathBuf {
+    let root = std::env::var_os("PAUSE_TESTS_NODE_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("PAUSE_TESTS_NODE_ROOT is not set: run the tests with bash tests/run, which makes the sid node rootfs"));
+    assert!(root.join(".complete").is_file(), "{} is not a complete node rootfs: run bash tests/run", root.display());
+    root
+}
+
+impl Runtime {
+    /// The program, as a host path.
+    pub fn binary(&self) -> PathBuf {
+        match self.from {
+            Source::Host(program) => require(program, "install runc (bash tests/run does)"),
+            Source::NodeRoot(path) => node_root().join(path),
+        }
+    }
+
+    /// `runc --version`'s first line.
+    pub fn version(&self) -> String {
+        let out = run_to_end(self.command(&["--version"]));
+        assert!(out.status.success(), "{} --version: {}", self.name, text(&out.stderr));
+        text(&out.stdout).lines().next().unwrap_or_default().to_string()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(self.binary());
+        c.args(args);
+        c
+    }
+
+    /// A program (in `scratch`) that podman can run as `--runtime`: this runtime, with every
+    /// container's seccomp section replaced by the JSON file `section` (tools/oci_wrapper.rs).
+    pub fn with_seccomp_section(&self, scratch: &Scratch, oci_wrapper: &Path, section: &Path) -> PathBuf {
+        let script = scratch.join("runtime");
+        let text = format!("#!/bin/sh\nexec '{}' '{}' '{}' \"$@\"\n", oci_wrapper.display(), section.display(), self.binary().display());
+        std::fs::write(&script, text).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        script
+    }
+}
