@@ -1,6 +1,7 @@
 //! On a Kubernetes node: containerd's CRI runs this image as the pod sandbox, driven the way
 //! kubelet drives it (CRI v1 over the socket), each test with a containerd of its own, on every
-//! node of the node table (support/node.rs).
+//! node of the node table (support/node.rs): Debian 12's containerd 1.6 with runc 1.1, and
+//! Debian sid's containerd 2.x with runc 1.3.
 use k8s_cri::v1::NamespaceMode;
 use pause_tests::containerd::*;
 use pause_tests::for_each_node;
@@ -32,6 +33,17 @@ for_each_node! {
         let listed = c.ctr_ok(&["images", "ls", "-q"]);
         assert!(listed.lines().any(|l| l == list_name()), "{} is not among the imported images:\n{listed}", list_name());
         assert!(!listed.contains("import-"), "ctr made up a name:\n{listed}");
+    }
+}
+
+for_each_node! {
+    /// After that plain import, ImageStatus of the sandbox image says whether the node pinned it
+    /// (kubelet's image garbage collection never deletes a pinned image): containerd 2.x does,
+    /// containerd 1.6 has no pinning and says `pinned: false`.
+    fn the_sandbox_image_is_pinned_where_the_node_pins(node) {
+        let c = Containerd::start(node);
+        let image = c.cri().image_status(&list_name()).unwrap_or_else(|| panic!("{}: ImageStatus has no {}", node.name, list_name()));
+        assert_eq!(image.pinned, node.pins_sandbox_image, "{}: pinned: {}", node.name, image.pinned);
     }
 }
 
@@ -68,13 +80,13 @@ for_each_node! {
     /// (Seccomp 2, with NoNewPrivs), pause asleep, and StopPodSandbox ends it.
     fn sandbox_with_the_shipped_profile_is_ready_and_stops(node) {
         let c = Containerd::start(node);
-        let pod = Sandbox::run(&c, pod_config(&c, "profile", NamespaceMode::Pod, localhost_profile(&repo_root().join("seccomp.json"))));
+        let pod = Sandbox::run(&c, pod_config(&c, "profile", NamespaceMode::Pod, localhost_profile(&c.visible(&repo_root().join("seccomp.json")))));
         assert!(c.cri().pod_ready(&pod.id));
         let pid = pod.pause;
         assert_eq!(status_field(pid, "Seccomp").as_deref(), Some("2"), "no seccomp filter");
         assert_eq!(status_field(pid, "NoNewPrivs").as_deref(), Some("1"));
         // That filter, not another: the runtime spec holds the profile's default action and exactly
-        // its syscall names. (containerd 1.6 does not filter rules by `includes.arches`: the arm64-only
+        // its syscall names. (containerd, 1.6 and 2.x alike, does not filter rules by `includes.arches`: the arm64-only
         // ppoll rule is kept on amd64 too, which allows one more syscall and breaks nothing.)
         let info = c.cri().pod_info(&pod.id);
         let spec = &info["runtimeSpec"]["linux"]["seccomp"];
@@ -88,6 +100,24 @@ for_each_node! {
         assert_eq!(names(&spec["syscalls"]), names(&pause_tests::seccomp::profile()["syscalls"]), "the sandbox's filter is not seccomp.json's");
         c.cri().stop_pod(&pod.id);
         assert!(eventually(Duration::from_secs(5), || stat(pid).is_none()), "pause still runs after StopPodSandbox");
+    }
+}
+
+for_each_node! {
+    /// The shipped profile as the Localhost profile of 40 sandboxes in a row while three threads
+    /// keep the CPUs busy, on the node's own runc (1.1 under containerd 1.6, 1.3 under 2.x): each
+    /// one READY with pause asleep under the filter, then stopped and removed.
+    fn forty_sandboxes_start_under_the_shipped_profile_on_a_busy_machine(node) {
+        let c = Containerd::start(node);
+        let profile = localhost_profile(&c.visible(&repo_root().join("seccomp.json")));
+        under_load(|| {
+            for i in 0..40 {
+                let pod = Sandbox::run(&c, pod_config(&c, &format!("profile-{i}"), NamespaceMode::Pod, profile.clone()));
+                assert_eq!(status_field(pod.pause, "Seccomp").as_deref(), Some("2"), "sandbox {i}: no seccomp filter");
+                c.cri().stop_pod(&pod.id);
+                c.cri().remove_pod(&pod.id);
+            }
+        });
     }
 }
 
@@ -218,5 +248,68 @@ for_each_node! {
         assert_eq!(c.shims(), Vec::<u32>::new(), "shim processes left");
         assert_eq!(c.pinned_netns(), Vec::<String>::new(), "network namespaces left");
         assert_eq!(c.mounts_of("").len(), mounts_before, "mounts left in containerd's mount namespace");
+    }
+}
+
+/// A user-namespaced pod's ids, as kubelet gives them (`hostUsers: false`): 65,536 of them, from
+/// host id 1,048,576 (kubelet's ranges start at 65,536 times a pod's index).
+const USERNS_HOST_BASE: u32 = 1_048_576;
+const USERNS_IDS: u32 = 65_536;
+
+/// kubelet's defaults plus a user namespace (mode POD) mapping `length` ids, for uids and gids.
+fn userns_pod(c: &Containerd, name: &str, length: u32) -> k8s_cri::v1::PodSandboxConfig {
+    use k8s_cri::v1::{IdMapping, UserNamespace};
+    let mut config = pod_config(c, name, NamespaceMode::Pod, runtime_default());
+    let ids = vec![IdMapping { host_id: USERNS_HOST_BASE, container_id: 0, length }];
+    let ns = config.linux.as_mut().unwrap().security_context.as_mut().unwrap().namespace_options.as_mut().unwrap();
+    ns.userns_options = Some(UserNamespace { mode: NamespaceMode::Pod as i32, uids: ids.clone(), gids: ids });
+    config
+}
+
+/// The first field (the real id) of a /proc status line such as Uid or Gid.
+fn real_id(pid: u32, field: &str) -> u32 {
+    status_field(pid, field).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+}
+
+for_each_node! {
+    /// A user-namespaced pod (`hostUsers: false`: a user namespace of mode POD mapping 65,536 ids
+    /// from 1,048,576): pause runs as the image's 65535 inside, PID 1 of the pod, which is host uid
+    /// and gid 1,114,111 outside; StopPodSandbox ends it. containerd 1.6 does not know the field:
+    /// the pod runs in the host's user namespace, pause as the host's 65535.
+    fn a_user_namespaced_pod_runs_pause_as_65535_inside_and_a_high_id_outside(node) {
+        let c = Containerd::start(node);
+        let pod = Sandbox::run(&c, userns_pod(&c, "userns", USERNS_IDS));
+        let (uid, gid) = (real_id(pod.pause, "Uid"), real_id(pod.pause, "Gid"));
+        let uid_map = std::fs::read_to_string(format!("/proc/{}/uid_map", pod.pause)).unwrap();
+        let mapping: Vec<u32> = uid_map.split_whitespace().map(|n| n.parse().unwrap()).collect();
+        if node.user_namespaces {
+            assert_eq!((uid, gid), (USERNS_HOST_BASE + 65535, USERNS_HOST_BASE + 65535), "{}: host ids of pause", node.name);
+            assert_eq!(mapping, [0, USERNS_HOST_BASE, USERNS_IDS], "{}: uid_map {uid_map}", node.name);
+        } else {
+            assert_eq!((uid, gid), (65535, 65535), "{}: host ids of pause", node.name);
+            assert_eq!(mapping, [0, 0, u32::MAX], "{}: pause is not in the host's user namespace: {uid_map}", node.name);
+        }
+        assert_eq!(*nspids(pod.pause).last().unwrap(), 1, "pause is not PID 1 of the pod");
+        c.cri().stop_pod(&pod.id);
+        assert!(eventually(Duration::from_secs(5), || stat(pod.pause).is_none()), "pause still runs after StopPodSandbox");
+    }
+}
+
+for_each_node! {
+    /// A user namespace of 65,535 ids leaves the image's user, 65535, unmapped: where the node makes
+    /// user namespaces, RunPodSandbox fails and no pause runs (what a user sees: the pod never
+    /// starts, with the runtime's error); containerd 1.6 ignores the field and runs it as before.
+    fn a_user_namespace_without_uid_65535_does_not_start_the_sandbox(node) {
+        let c = Containerd::start(node);
+        let result = c.cri().try_run_pod(userns_pod(&c, "userns-short", USERNS_IDS - 1));
+        if node.user_namespaces {
+            let err = result.expect_err("RunPodSandbox of a pod whose user namespace cannot hold uid 65535 succeeded");
+            println!("{}: {err}", node.name);
+            assert!(err.contains("unable to setup user"), "{}: RunPodSandbox failed for another reason: {err}", node.name);
+            assert!(c.cri().pod_ids().iter().all(|id| !c.cri().pod_ready(id)), "a sandbox is READY");
+        } else {
+            let id = result.unwrap_or_else(|e| panic!("{}: RunPodSandbox: {e}", node.name));
+            assert!(c.cri().pod_ready(&id));
+        }
     }
 }

@@ -150,31 +150,6 @@ fn an_arch_unknown_to_libseccomp_does_not_break_the_profile() {
     assert_eq!(text(&out.stdout), version_line());
 }
 
-/// Runs `f` while three threads keep the CPUs busy (a signal reaching the runtime's Go code in
-/// its window, or its scheduler's threads, show up under load).
-fn under_load<T>(f: impl FnOnce() -> T) -> T {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    /// Stops the busy threads when dropped, also if `f` panics (else the scope never ends).
-    struct Stop<'a>(&'a AtomicBool);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            self.0.store(false, Ordering::Relaxed);
-        }
-    }
-    let busy = AtomicBool::new(true);
-    std::thread::scope(|s| {
-        for _ in 0..3 {
-            s.spawn(|| {
-                while busy.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            });
-        }
-        let _stop = Stop(&busy);
-        f()
-    })
-}
-
 /// How many starts each runtime gets, recorded or under the profile.
 const STARTS: usize = 40;
 

@@ -4,13 +4,37 @@ use crate::busybox::busybox_archive;
 use crate::containerd_config::{Paths, cni_config, config};
 use crate::cri::Cri;
 use crate::image::{list_archive, list_name};
-use crate::node::Node;
+use crate::node::{Node, Root};
 use crate::process::{Running, SIGKILL, SIGTERM, eventually, require, run_to_end, signal, text};
 use crate::procfs::children_of;
+use crate::runtime::node_root;
 use crate::scratch::Scratch;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
+
+/// Run by `sh -c` in the daemon's fresh mount namespace: makes the node rootfs (ARG 2) its root,
+/// read-only (bound at ARG 1), with fresh tmpfs on /run, /tmp, /var/tmp and /var/lib, the host's
+/// /dev and /sys, a fresh /proc, and the daemon's directory (ARG 3) at the same path as on the
+/// host; then pivot_root, so the daemon and everything it starts see only that.
+const ENTER_ROOTFS: &str = r#"set -e
+root=$1 node=$2 dir=$3
+mkdir -p "$root"
+mount --bind "$node" "$root"
+mount -o remount,bind,ro "$root"
+for d in run var/lib; do mount -t tmpfs -o mode=0755 pause-tests "$root/$d"; done
+for d in tmp var/tmp; do mount -t tmpfs -o mode=1777 pause-tests "$root/$d"; done
+mount --rbind /dev "$root/dev"
+mount --rbind /sys "$root/sys"
+mount -t proc proc "$root/proc"
+mkdir -p "$root$dir" "$root/run/.old-root"
+mount --bind "$dir" "$root$dir"
+cd "$root"
+pivot_root . run/.old-root
+cd /
+umount -l /run/.old-root
+rmdir /run/.old-root
+"#;
 
 /// containerd's CRI namespace, where kubelet's pods (and the sandbox image) live.
 pub const K8S_NAMESPACE: &str = "k8s.io";
@@ -37,12 +61,18 @@ impl Containerd {
 
     /// The same with another sandbox image, imported from the given oci-archives.
     pub fn start_with(node: &'static Node, sandbox_image: &str, archives: &[PathBuf]) -> Containerd {
-        for tool in ["containerd", "ctr", "containerd-shim-runc-v2", "runc"] {
-            require(tool, node.installed_by);
-        }
         require("nsenter", "install util-linux (bash tests/run does)");
+        let cni = match node.root {
+            Root::Host => {
+                for tool in ["containerd", "ctr", "containerd-shim-runc-v2", "runc"] {
+                    require(tool, node.installed_by);
+                }
+                PathBuf::from("/usr/lib/cni")
+            }
+            Root::SidRootfs => node_root().join("usr/lib/cni"),
+        };
         for plugin in ["bridge", "host-local", "loopback"] {
-            assert!(Path::new("/usr/lib/cni").join(plugin).is_file(), "/usr/lib/cni/{plugin} is missing: {}", node.installed_by);
+            assert!(cni.join(plugin).is_file(), "{} is missing: {}", cni.join(plugin).display(), node.installed_by);
         }
         let scratch = Scratch::new("ctrd");
         let dir = scratch.path().to_path_buf();
@@ -55,18 +85,44 @@ impl Containerd {
         let holder = crate::pause::asleep(holder);
         let mut c = Containerd { node, holder: Some(holder), daemon: None, cri: None, scratch };
         c.nsenter_ok(&["ip", "link", "set", "lo", "up"]);
-        // Fresh /run (so /var/run/netns, /run/containerd, runc's default root) and /var/lib (CNI's
-        // result cache, /var/lib/cni) in the daemon's mount namespace: whatever containerd, its
-        // shims, runc or the CNI plugins write to a default place stays the daemon's own and goes
-        // with its namespace.
-        for dir in ["/run", "/var/lib"] {
-            c.nsenter_ok(&["mount", "-t", "tmpfs", "-o", "mode=0755", "pause-tests", dir]);
+        match node.root {
+            // Fresh /run (so /var/run/netns, /run/containerd, runc's default root) and /var/lib
+            // (CNI's result cache, /var/lib/cni) in the daemon's mount namespace: whatever
+            // containerd, its shims, runc or the CNI plugins write to a default place stays the
+            // daemon's own and goes with its namespace.
+            Root::Host => {
+                for dir in ["/run", "/var/lib"] {
+                    c.nsenter_ok(&["mount", "-t", "tmpfs", "-o", "mode=0755", "pause-tests", dir]);
+                }
+            }
+            Root::SidRootfs => {
+                let (root, node_root, dir) = (c.dir().join("root"), node_root(), c.dir().to_path_buf());
+                c.nsenter_ok(&[
+                    "sh",
+                    "-c",
+                    ENTER_ROOTFS,
+                    "enter-rootfs",
+                    root.to_str().unwrap(),
+                    node_root.to_str().unwrap(),
+                    dir.to_str().unwrap(),
+                ]);
+            }
         }
         c.start_daemon();
         for archive in archives {
-            c.ctr_ok(&["images", "import", archive.to_str().unwrap()]);
+            let visible = c.visible(archive);
+            c.ctr_ok(&["images", "import", visible.to_str().unwrap()]);
         }
         c
+    }
+
+    /// A copy of the host file `path` that the daemon's programs can read (in its directory).
+    pub fn visible(&self, path: &Path) -> PathBuf {
+        let dir = self.dir().join("files");
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join(path.file_name().unwrap());
+        std::fs::copy(path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        copy
     }
 
     /// The daemon's own directory.
@@ -92,10 +148,12 @@ impl Containerd {
         self.dir().join(Paths::SOCKET)
     }
 
-    /// `ctr --address <socket> -n k8s.io ARGS`; returns its output.
+    /// The node's own `ctr --address <socket> -n k8s.io ARGS`, in the daemon's namespaces;
+    /// returns its output.
     pub fn ctr(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new("ctr");
-        cmd.arg("--address").arg(self.socket()).args(["-n", K8S_NAMESPACE]).args(args);
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["-t", &self.holder_pid().to_string(), "--net", "--mount", "--", "ctr", "--address"]);
+        cmd.arg(self.socket()).args(["-n", K8S_NAMESPACE]).args(args);
         run_to_end(cmd)
     }
 
@@ -119,6 +177,13 @@ impl Containerd {
             cri.is_some()
         });
         assert!(up, "containerd ({}) did not answer on {} within 30 s; its log:\n{}", self.node.name, socket.display(), self.log());
+        let version = cri.as_ref().unwrap().runtime_version();
+        assert!(
+            version.starts_with(self.node.version_prefix),
+            "node {} runs {version}, not {}*: update the node table (support/node.rs)",
+            self.node.name,
+            self.node.version_prefix
+        );
         self.cri = cri;
     }
 

@@ -23,7 +23,8 @@ impl Paths {
 /// from Debian's plugins; `restrict_oom_score_adj`, because runc may not lower oom_score_adj here
 /// to the -998 containerd asks for a sandbox (without it every RunPodSandbox fails with "can't get
 /// final child's PID from pipe: EOF"); and plain HTTP for the tests' registry on 127.0.0.1 in the
-/// daemon's own network namespace (tests/registry.rs).
+/// daemon's own network namespace (tests/registry.rs). containerd 2.x also gets NRI disabled (it
+/// would listen on a socket of the host's /var/run).
 pub fn config(node: &Node, dir: &Path, sandbox_image: &str) -> String {
     let d = dir.display();
     let registry = crate::registry::ADDRESS;
@@ -55,6 +56,36 @@ state = "{d}/state"
     conf_dir = "{d}/{cni}"
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."{registry}"]
     endpoint = ["http://{registry}"]
+"#
+        ),
+        ConfigFormat::V3 => format!(
+            r#"version = 3
+root = "{d}/root"
+state = "{d}/state"
+[grpc]
+  address = "{d}/{socket}"
+[ttrpc]
+  address = "{d}/{socket}.ttrpc"
+[plugins.'io.containerd.internal.v1.opt']
+  path = "{d}/opt"
+[plugins.'io.containerd.nri.v1.nri']
+  disable = true
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "native"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "{sandbox_image}"
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
+    default_runtime_name = "runc"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+        Root = "{d}/{runc_root}"
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = "{d}/{cni}"
 "#
         ),
     }

@@ -16,6 +16,9 @@ pub struct Cri {
     channel: Channel,
     /// The daemon's log, quoted when a call fails.
     log: PathBuf,
+    /// The runtime's name and version, named when a call fails (a new version that breaks pause
+    /// must be obvious).
+    label: String,
 }
 
 /// What ExecSync returns.
@@ -31,8 +34,9 @@ impl Cri {
     pub fn connect(socket: &Path, log: &Path) -> Result<Cri, String> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let channel = rt.block_on(channel(socket)).map_err(|e| e.to_string())?;
-        let cri = Cri { rt: Arc::new(rt), channel, log: log.to_path_buf() };
+        let mut cri = Cri { rt: Arc::new(rt), channel, log: log.to_path_buf(), label: String::new() };
         cri.rt.block_on(cri.runtime().status(StatusRequest { verbose: false })).map_err(|e| e.to_string())?;
+        cri.label = cri.runtime_version();
         Ok(cri)
     }
 
@@ -55,8 +59,21 @@ impl Cri {
     fn ok<T>(&self, what: &str, call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>) -> T {
         match self.rt.block_on(call) {
             Ok(r) => r.into_inner(),
-            Err(e) => panic!("{what}: {e}\ncontainerd's log:\n{}", self.log_tail()),
+            Err(e) => panic!("{what} ({}): {e}\ncontainerd's log:\n{}", self.label, self.log_tail()),
         }
+    }
+
+    /// The runtime's name and version, as the CRI Version call reports them ("containerd v2.1.9").
+    pub fn runtime_version(&self) -> String {
+        let v = self.ok("Version", self.runtime().version(VersionRequest { version: "v1".into() }));
+        format!("{} {}", v.runtime_name, v.runtime_version)
+    }
+
+    /// RunPodSandbox, whose failure (the runtime's message) is what the test looks at.
+    pub fn try_run_pod(&self, config: PodSandboxConfig) -> Result<String, String> {
+        let r =
+            self.rt.block_on(self.runtime().run_pod_sandbox(RunPodSandboxRequest { config: Some(config), runtime_handler: String::new() }));
+        r.map(|r| r.into_inner().pod_sandbox_id).map_err(|e| e.message().to_string())
     }
 
     /// RunPodSandbox; returns the sandbox id.
@@ -165,6 +182,12 @@ impl Cri {
             }),
         );
         ExecResult { exit_code: r.exit_code, stdout: text(&r.stdout), stderr: text(&r.stderr) }
+    }
+
+    /// ImageStatus of `image`, as kubelet asks before it uses one; None if the node does not have it.
+    pub fn image_status(&self, image: &str) -> Option<Image> {
+        let request = ImageStatusRequest { image: Some(ImageSpec { image: image.into(), ..Default::default() }), verbose: false };
+        self.ok(&format!("ImageStatus {image}"), self.images().image_status(request)).image
     }
 
     /// PullImage, as kubelet pulls an image; returns the image reference containerd reports.

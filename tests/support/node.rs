@@ -13,6 +13,25 @@ pub struct Node {
     /// Whether an imported sandbox image is pinned (ImageStatus `pinned: true`): containerd 1.6
     /// has no pinning.
     pub pins_sandbox_image: bool,
+    /// Whether a pod's `userns_options` (kubelet's `hostUsers: false`) give it a user namespace:
+    /// containerd 1.6 does not know the field and runs the pod in the host's.
+    pub user_namespaces: bool,
+    /// Where its programs run.
+    pub root: Root,
+    /// What the CRI Version call must report: "containerd 1.6." on Debian 12. sid moves; when its
+    /// containerd leaves 2.x, the tests say so here instead of failing somewhere else.
+    pub version_prefix: &'static str,
+}
+
+/// Where a node's containerd, runc, ctr and CNI plugins come from.
+#[derive(Debug, PartialEq)]
+pub enum Root {
+    /// This machine's own.
+    Host,
+    /// The sid rootfs tests/run makes (runtime.rs, `node_root`): the daemon's mount namespace
+    /// gets that rootfs as its root (pivot_root), read-only, with fresh /proc, /run, /tmp,
+    /// /var/tmp and /var/lib, and the host's /dev and /sys.
+    SidRootfs,
 }
 
 /// The containerd config dialects the tests write.
@@ -20,6 +39,9 @@ pub struct Node {
 pub enum ConfigFormat {
     /// containerd 1.x: `version = 2`, CRI under `io.containerd.grpc.v1.cri`.
     V2,
+    /// containerd 2.x: `version = 3`, CRI split into `io.containerd.cri.v1.images` and
+    /// `io.containerd.cri.v1.runtime`; the sandbox image is `pinned_images.sandbox`.
+    V3,
 }
 
 /// Debian 12's own stack on this machine: containerd 1.6 and runc 1.1.
@@ -28,12 +50,26 @@ pub const DEBIAN_12: Node = Node {
     installed_by: "apt-get install containerd runc containernetworking-plugins (bash tests/run does)",
     config: ConfigFormat::V2,
     pins_sandbox_image: false,
+    user_namespaces: false,
+    root: Root::Host,
+    version_prefix: "containerd 1.6.",
+};
+
+/// Today's node: Debian sid's containerd 2.x and runc 1.3, from the sid rootfs.
+pub const SID: Node = Node {
+    name: "containerd-2",
+    installed_by: "bash tests/run (it makes the sid node rootfs)",
+    config: ConfigFormat::V3,
+    pins_sandbox_image: true,
+    user_namespaces: true,
+    root: Root::SidRootfs,
+    version_prefix: "containerd 2.",
 };
 
 /// Every node, in the order of every table.
-pub const NODES: [&Node; 1] = [&DEBIAN_12];
+pub const NODES: [&Node; 2] = [&DEBIAN_12, &SID];
 
-/// Expands one test body into one #[test] per node: `name::containerd_1_6`, ...
+/// Expands one test body into one #[test] per node: `name::containerd_1_6`, `name::containerd_2`.
 #[macro_export]
 macro_rules! for_each_node {
     ($(#[doc = $doc:literal])* fn $name:ident($node:ident) $body:block) => {
@@ -43,6 +79,7 @@ macro_rules! for_each_node {
             use super::*;
             fn check($node: &'static $crate::node::Node) $body
             #[test] fn containerd_1_6() { check(&$crate::node::DEBIAN_12) }
+            #[test] fn containerd_2() { check(&$crate::node::SID) }
         }
     };
 }

@@ -159,3 +159,28 @@ impl Drop for Running {
         }
     }
 }
+
+/// Runs `f` while three threads keep the CPUs busy (what happens rarely in a runtime's Go code,
+/// a signal in the wrong moment or its scheduler's work, shows up under load).
+pub fn under_load<T>(f: impl FnOnce() -> T) -> T {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Stops the busy threads when dropped, also if `f` panics (else the scope never ends).
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Relaxed);
+        }
+    }
+    let busy = AtomicBool::new(true);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                while busy.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            });
+        }
+        let _stop = Stop(&busy);
+        f()
+    })
+}
