@@ -130,47 +130,77 @@ fn catatonit_archive() -> (String, std::path::PathBuf) {
     (name, file)
 }
 
-/// The CRI section: each image as the sandbox image of the same (throwaway) containerd 1.6,
-/// 20 sandboxes one after another: RunPodSandbox until it returns READY, StopPodSandbox, and the
-/// sandbox process's RSS and PSS once it sleeps. Medians.
+/// The CRI section, on each node of the node table (containerd 1.6 with runc 1.1, containerd 2.x
+/// with runc 1.3): each image as the sandbox image of the same (throwaway) containerd, 20
+/// sandboxes one after another: RunPodSandbox until it returns READY, StopPodSandbox, the sandbox
+/// process's RSS and PSS once it sleeps, and the memory the kernel charges to the sandbox's own
+/// cgroup (user and kernel memory of the cgroup that holds only that process). Medians.
 fn cri_rows() -> Vec<(String, &'static str, Vec<f64>)> {
     use k8s_cri::v1::NamespaceMode;
     use pause_tests::containerd::*;
     use pause_tests::pod::*;
     let ours = (pause_tests::image::list_name(), pause_tests::image::list_archive());
-    let mut columns = Vec::new();
-    for (image, archive) in [ours, catatonit_archive()] {
-        eprintln!("bench: CRI, {image} as sandbox image (20 sandboxes)");
-        let c = Containerd::start_with(&pause_tests::node::DEBIAN_12, &image, &[archive]);
-        let cri = c.cri();
-        let (mut run, mut stop, mut rss, mut pss) = (vec![], vec![], vec![], vec![]);
-        for i in 0..20 {
-            let config = pod_config(&c, &format!("bench-{i}"), NamespaceMode::Pod, runtime_default());
-            let t = Instant::now();
-            let id = cri.run_pod(config);
-            assert!(cri.pod_ready(&id), "{image}: sandbox not READY");
-            run.push(t.elapsed().as_secs_f64() * 1e3);
-            let pid = cri.pause_pid(&id);
-            assert!(
-                eventually(Duration::from_secs(10), || stat(pid).is_some_and(|s| s.state == State::Sleeping)),
-                "{image}: the sandbox process does not sleep"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-            rss.push(kb(pid, "status", "VmRSS"));
-            pss.push(kb(pid, "smaps_rollup", "Pss"));
-            let t = Instant::now();
-            cri.stop_pod(&id);
-            stop.push(t.elapsed().as_secs_f64() * 1e3);
-            cri.remove_pod(&id);
+    let theirs = catatonit_archive();
+    let mut rows = Vec::new();
+    for node in pause_tests::node::NODES {
+        let mut columns = Vec::new();
+        for (image, archive) in [&ours, &theirs] {
+            eprintln!("bench: CRI on {}, {image} as sandbox image (20 sandboxes)", node.name);
+            let c = Containerd::start_with(node, image, std::slice::from_ref(archive));
+            let cri = c.cri();
+            let (mut run, mut stop, mut rss, mut pss, mut charged) = (vec![], vec![], vec![], vec![], vec![]);
+            for i in 0..20 {
+                let config = pod_config(&c, &format!("bench-{i}"), NamespaceMode::Pod, runtime_default());
+                let t = Instant::now();
+                let id = cri.run_pod(config);
+                assert!(cri.pod_ready(&id), "{image}: sandbox not READY");
+                run.push(t.elapsed().as_secs_f64() * 1e3);
+                let pid = cri.pause_pid(&id);
+                assert!(
+                    eventually(Duration::from_secs(10), || stat(pid).is_some_and(|s| s.state == State::Sleeping)),
+                    "{image}: the sandbox process does not sleep"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+                rss.push(kb(pid, "status", "VmRSS"));
+                pss.push(kb(pid, "smaps_rollup", "Pss"));
+                charged.push(cgroup_memory_kib(pid));
+                let t = Instant::now();
+                cri.stop_pod(&id);
+                stop.push(t.elapsed().as_secs_f64() * 1e3);
+                cri.remove_pod(&id);
+            }
+            columns.push([median(run), median(stop), median(rss), median(pss), median(charged)]);
         }
-        columns.push([median(run), median(stop), median(rss), median(pss)]);
+        let metrics = [
+            "RunPodSandbox to READY",
+            "StopPodSandbox",
+            "sandbox process RSS (VmRSS)",
+            "sandbox process PSS",
+            "sandbox cgroup memory (user + kernel)",
+        ];
+        for (i, (m, unit)) in metrics.iter().zip(["ms", "ms", "KiB", "KiB", "KiB"]).enumerate() {
+            rows.push((format!("{}: {m}", node.name), unit, columns.iter().map(|c| c[i]).collect()));
+        }
     }
-    ["RunPodSandbox to READY", "StopPodSandbox", "sandbox process RSS (VmRSS)", "sandbox process PSS"]
-        .iter()
-        .zip(["ms", "ms", "KiB", "KiB"])
-        .enumerate()
-        .map(|(i, (m, unit))| (m.to_string(), unit, columns.iter().map(|c| c[i]).collect()))
-        .collect()
+    rows
+}
+
+/// The memory the kernel charges to the cgroup of `pid` (which holds only it), in KiB: cgroup v1's
+/// memory.usage_in_bytes (user and kernel memory) where the memory controller is v1, as on the CI
+/// machine, else cgroup v2's memory.current.
+fn cgroup_memory_kib(pid: u32) -> f64 {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let v1 = cgroups.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        controllers.split(',').any(|c| c == "memory").then(|| format!("/sys/fs/cgroup/memory{path}/memory.usage_in_bytes"))
+    });
+    let file = v1.unwrap_or_else(|| {
+        let path = cgroups.lines().find_map(|l| l.strip_prefix("0::")).expect("no cgroup v2 line");
+        format!("/sys/fs/cgroup{path}/memory.current")
+    });
+    let bytes: f64 = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}")).trim().parse().unwrap();
+    bytes / 1024.0
 }
 
 /// Prints rows as a Markdown table with one column per name and pause's figure over the best peer's.
