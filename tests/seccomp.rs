@@ -16,7 +16,7 @@ use std::time::Duration;
 /// amd64 (plus execve, for the exec itself) and kills the process on any other; `refuse` fail
 /// with EPERM instead.
 fn strict<S: AsRef<str>>(setup: &Setup, cmd: &[S], refuse: &[Refuse]) -> Command {
-    let allow = allowed(&AMD64, false).iter().map(|n| x86_64_sysno(n)).collect();
+    let allow = allowed(&AMD64).iter().map(|n| x86_64_sysno(n)).collect();
     harness!().under_seccomp(setup, &SeccompPlan { allow, refuse: refuse.to_vec() }, cmd)
 }
 
@@ -266,7 +266,7 @@ fn traced_syscalls_of_the_emulated_arches_are_all_in_the_profile() {
         for must in ["write", "exit_group", "getpid", "rt_sigaction", "wait4"] {
             assert!(seen.iter().any(|s| s == must), "{}: the trace has no {must}: {seen:?}", arch.name);
         }
-        let allowed = allowed(arch, false);
+        let allowed = allowed(arch);
         let stray: Vec<&String> = seen.iter().filter(|s| !allowed.contains(s)).collect();
         assert!(stray.is_empty(), "{}: pause made {stray:?}, which seccomp.json does not allow there (it allows {allowed:?})", arch.name);
         println!("{}: {seen:?}", arch.name);

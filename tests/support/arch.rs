@@ -130,19 +130,7 @@ pub const ARCHES: [&Arch; 7] = [&AMD64, &ARM, &ARM64, &PPC64LE, &S390X, &RISCV64
 /// Expands one test body into one #[test] per architecture: `name::amd64`, `name::arm`, ...
 #[macro_export]
 macro_rules! for_each_arch {
-    ($(#[doc = $doc:literal])* fn $name:ident($arch:ident) $body:block) => {
-        $(#[doc = $doc])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            fn check($arch: &'static $crate::arch::Arch) $body
-            #[test] fn amd64() { check(&$crate::arch::AMD64) }
-            #[test] fn arm() { check(&$crate::arch::ARM) }
-            #[test] fn arm64() { check(&$crate::arch::ARM64) }
-            #[test] fn ppc64le() { check(&$crate::arch::PPC64LE) }
-            #[test] fn s390x() { check(&$crate::arch::S390X) }
-            #[test] fn riscv64() { check(&$crate::arch::RISCV64) }
-            #[test] fn loong64() { check(&$crate::arch::LOONG64) }
-        }
+    ($($body:tt)*) => {
+        $crate::for_each_row!($crate::arch::Arch; amd64 => $crate::arch::AMD64, arm => $crate::arch::ARM, arm64 => $crate::arch::ARM64, ppc64le => $crate::arch::PPC64LE, s390x => $crate::arch::S390X, riscv64 => $crate::arch::RISCV64, loong64 => $crate::arch::LOONG64; $($body)*);
     };
 }

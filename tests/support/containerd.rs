@@ -177,7 +177,7 @@ impl Containerd {
             cri.is_some()
         });
         assert!(up, "containerd ({}) did not answer on {} within 30 s; its log:\n{}", self.node.name, socket.display(), self.log());
-        let version = cri.as_ref().unwrap().runtime_version();
+        let version = cri.as_ref().unwrap().runtime_version().to_string();
         assert!(
             version.starts_with(self.node.version_prefix),
             "node {} runs {version}, not {}*: update the node table (support/node.rs)",

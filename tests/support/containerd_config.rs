@@ -29,10 +29,9 @@ pub fn config(node: &Node, dir: &Path, sandbox_image: &str) -> String {
     let d = dir.display();
     let registry = crate::registry::ADDRESS;
     let (socket, runc_root, cni) = (Paths::SOCKET, Paths::RUNC_ROOT, Paths::CNI_CONF);
-    match node.config {
-        ConfigFormat::V2 => format!(
-            r#"version = 2
-root = "{d}/root"
+    // The daemon's own paths: the same keys in both versions.
+    let paths = format!(
+        r#"root = "{d}/root"
 state = "{d}/state"
 [grpc]
   address = "{d}/{socket}"
@@ -40,7 +39,12 @@ state = "{d}/state"
   address = "{d}/{socket}.ttrpc"
 [plugins."io.containerd.internal.v1.opt"]
   path = "{d}/opt"
-[plugins."io.containerd.grpc.v1.cri"]
+"#
+    );
+    match node.config {
+        ConfigFormat::V2 => format!(
+            r#"version = 2
+{paths}[plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{sandbox_image}"
   restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
@@ -60,15 +64,7 @@ state = "{d}/state"
         ),
         ConfigFormat::V3 => format!(
             r#"version = 3
-root = "{d}/root"
-state = "{d}/state"
-[grpc]
-  address = "{d}/{socket}"
-[ttrpc]
-  address = "{d}/{socket}.ttrpc"
-[plugins.'io.containerd.internal.v1.opt']
-  path = "{d}/opt"
-[plugins.'io.containerd.nri.v1.nri']
+{paths}[plugins.'io.containerd.nri.v1.nri']
   disable = true
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "native"

@@ -36,7 +36,8 @@ impl Cri {
         let channel = rt.block_on(channel(socket)).map_err(|e| e.to_string())?;
         let mut cri = Cri { rt: Arc::new(rt), channel, log: log.to_path_buf(), label: String::new() };
         cri.rt.block_on(cri.runtime().status(StatusRequest { verbose: false })).map_err(|e| e.to_string())?;
-        cri.label = cri.runtime_version();
+        let v = cri.ok("Version", cri.runtime().version(VersionRequest { version: "v1".into() }));
+        cri.label = format!("{} {}", v.runtime_name, v.runtime_version);
         Ok(cri)
     }
 
@@ -63,10 +64,10 @@ impl Cri {
         }
     }
 
-    /// The runtime's name and version, as the CRI Version call reports them ("containerd v2.1.9").
-    pub fn runtime_version(&self) -> String {
-        let v = self.ok("Version", self.runtime().version(VersionRequest { version: "v1".into() }));
-        format!("{} {}", v.runtime_name, v.runtime_version)
+    /// The runtime's name and version, as the CRI Version call reported them when it connected
+    /// ("containerd 2.1.9+unknown").
+    pub fn runtime_version(&self) -> &str {
+        &self.label
     }
 
     /// RunPodSandbox, whose failure (the runtime's message) is what the test looks at.

@@ -27,6 +27,23 @@ pub mod seccomp_notify;
 pub mod size;
 pub mod weigh;
 
+/// Expands one test body into one #[test] per row of a table: the row type, then `test name =>
+/// row` pairs, then the body (`for_each_arch!`, `for_each_node!` and `for_each_runtime!` give the
+/// pairs of their tables).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! for_each_row {
+    ($ty:path; $($test:ident => $row:path),+; $(#[doc = $doc:literal])* fn $name:ident($arg:ident) $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn check($arg: &'static $ty) $body
+            $(#[test] fn $test() { check(&$row) })+
+        }
+    };
+}
+
 /// What most tests use: the arch table, builds, the expected lines, running pause and processes, /proc.
 pub mod prelude {
     pub use crate::arch::*;

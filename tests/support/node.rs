@@ -72,14 +72,7 @@ pub const NODES: [&Node; 2] = [&DEBIAN_12, &SID];
 /// Expands one test body into one #[test] per node: `name::containerd_1_6`, `name::containerd_2`.
 #[macro_export]
 macro_rules! for_each_node {
-    ($(#[doc = $doc:literal])* fn $name:ident($node:ident) $body:block) => {
-        $(#[doc = $doc])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            fn check($node: &'static $crate::node::Node) $body
-            #[test] fn containerd_1_6() { check(&$crate::node::DEBIAN_12) }
-            #[test] fn containerd_2() { check(&$crate::node::SID) }
-        }
+    ($($body:tt)*) => {
+        $crate::for_each_row!($crate::node::Node; containerd_1_6 => $crate::node::DEBIAN_12, containerd_2 => $crate::node::SID; $($body)*);
     };
 }

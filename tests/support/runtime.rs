@@ -39,15 +39,8 @@ pub const RUNTIMES: [&Runtime; 2] = [&RUNC_1_1, &RUNC_1_3];
 /// Expands one test body into one #[test] per runtime: `name::runc_1_1`, `name::runc_1_3`.
 #[macro_export]
 macro_rules! for_each_runtime {
-    ($(#[doc = $doc:literal])* fn $name:ident($runtime:ident) $body:block) => {
-        $(#[doc = $doc])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            fn check($runtime: &'static $crate::runtime::Runtime) $body
-            #[test] fn runc_1_1() { check(&$crate::runtime::RUNC_1_1) }
-            #[test] fn runc_1_3() { check(&$crate::runtime::RUNC_1_3) }
-        }
+    ($($body:tt)*) => {
+        $crate::for_each_row!($crate::runtime::Runtime; runc_1_1 => $crate::runtime::RUNC_1_1, runc_1_3 => $crate::runtime::RUNC_1_3; $($body)*);
     };
 }
 

@@ -51,12 +51,11 @@ pub fn rules() -> Vec<Rule> {
         .collect()
 }
 
-/// The syscall names the profile allows on `arch`; with `runtime`, also the runtime's pre-exec rule.
-pub fn allowed(arch: &Arch, runtime: bool) -> Vec<String> {
+/// The syscall names of the profile's rules that `keep` keeps and that apply on `arch`, sorted.
+fn names_where(arch: &Arch, keep: impl Fn(&Rule) -> bool) -> Vec<String> {
     let mut names: Vec<String> = rules()
         .into_iter()
-        .filter(|r| r.pauses_own || runtime)
-        .filter(|r| r.arches.as_ref().is_none_or(|a| a.iter().any(|x| x == arch.name)))
+        .filter(|r| keep(r) && r.arches.as_ref().is_none_or(|a| a.iter().any(|x| x == arch.name)))
         .flat_map(|r| r.names)
         .collect();
     names.sort();
@@ -64,18 +63,15 @@ pub fn allowed(arch: &Arch, runtime: bool) -> Vec<String> {
     names
 }
 
+/// The syscall names the profile allows on `arch` for pause itself.
+pub fn allowed(arch: &Arch) -> Vec<String> {
+    names_where(arch, |r| r.pauses_own)
+}
+
 /// The syscall names the profile allows on `arch` for pause plus one runtime's window (the rules
 /// grouped under that runtime's name): what that runtime needs, alone.
 pub fn allowed_with_runtime(arch: &Arch, runtime: &str) -> Vec<String> {
-    let mut names: Vec<String> = rules()
-        .into_iter()
-        .filter(|r| r.pauses_own || r.runtimes.iter().any(|n| n == runtime))
-        .filter(|r| r.arches.as_ref().is_none_or(|a| a.iter().any(|x| x == arch.name)))
-        .flat_map(|r| r.names)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+    names_where(arch, |r| r.pauses_own || r.runtimes.iter().any(|n| n == runtime))
 }
 
 /// The OCI seccomp section (config.json's linux.seccomp) that records what a runtime does under
@@ -83,7 +79,7 @@ pub fn allowed_with_runtime(arch: &Arch, runtime: &str) -> Vec<String> {
 /// listener at `listener` (seccomp_notify.rs) but `write`, which runtimes refuse to notify on
 /// (they use it to talk to their parent then) and pause's rules allow anyway.
 pub fn recording_section(listener: &std::path::Path) -> Value {
-    let own = allowed(&crate::arch::AMD64, false);
+    let own = allowed(&crate::arch::AMD64);
     let notify: Vec<&str> =
         syscalls::x86_64::Sysno::iter().map(|s| s.name()).filter(|n| !own.iter().any(|o| o == n) && *n != "write").collect();
     serde_json::json!({

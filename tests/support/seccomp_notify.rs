@@ -15,7 +15,7 @@ use syscalls::x86_64::Sysno;
 /// `_IOWR('!', nr, T)`: the seccomp notification ioctls (linux/seccomp.h).
 const fn iowr<T>(nr: u32) -> u64 {
     const IOC_READ_WRITE: u64 = 3;
-    ((IOC_READ_WRITE << 30) | ((std::mem::size_of::<T>() as u64) << 16) | ((b'!' as u64) << 8) | nr as u64) as u64
+    (IOC_READ_WRITE << 30) | ((std::mem::size_of::<T>() as u64) << 16) | ((b'!' as u64) << 8) | nr as u64
 }
 const SECCOMP_IOCTL_NOTIF_RECV: u64 = iowr::<seccomp_notif>(0);
 const SECCOMP_IOCTL_NOTIF_SEND: u64 = iowr::<seccomp_notif_resp>(1);
