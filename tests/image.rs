@@ -116,6 +116,22 @@ fn the_shipping_layout_holds_every_platform_and_no_base_annotations() {
     assert_eq!(raw, index, "skopeo reads another index from the archive");
 }
 
+/// A plain `podman load -i` of the images command's archive (which also holds Docker's
+/// manifest.json) reads it as the OCI archive it is: one image named `localhost/pause:<version>`,
+/// this machine's platform, with the image ID the images command built. Into an empty store.
+#[test]
+fn podman_load_reads_the_archive_as_the_multi_platform_image() {
+    let store = Scratch::new("load");
+    let (root, run) = (store.join("root"), store.join("run"));
+    let global = ["--root", root.to_str().unwrap(), "--runroot", run.to_str().unwrap(), "--storage-driver", "vfs"];
+    let podman = Podman::for_tests();
+    let loaded = podman.ok(global.iter().copied().chain(["load", "--quiet", "--input", list_archive().to_str().unwrap()]));
+    assert_eq!(loaded.trim(), format!("Loaded image: {}", list_name()));
+    let amd64 = images().iter().find(|i| i.arch == &AMD64).unwrap();
+    let id = podman.ok(global.iter().copied().chain(["image", "inspect", "--format", "{{.Id}}", &list_name()]));
+    assert_eq!(id.trim(), amd64.id.trim_start_matches("sha256:"));
+}
+
 /// The README's plain Containerfile build (its `podman build` line, flags as documented) gives
 /// the very image ID the images command ships.
 #[test]

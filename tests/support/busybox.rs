@@ -37,3 +37,17 @@ pub fn busybox_archive() -> PathBuf {
         })
         .clone()
 }
+
+/// The busybox image as a docker-archive named BUSYBOX, what `docker load` of every Docker
+/// version reads (written once per test process).
+pub fn busybox_docker_archive() -> PathBuf {
+    static ARCHIVE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ARCHIVE
+        .get_or_init(|| {
+            let file = repo_root().join("target/images/busybox.docker.tar");
+            let _ = std::fs::remove_file(&file);
+            Podman::for_tests().ok(["save", "--quiet", "--format", "docker-archive", "--output", file.to_str().unwrap(), busybox()]);
+            file
+        })
+        .clone()
+}

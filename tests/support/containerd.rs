@@ -4,37 +4,14 @@ use crate::busybox::busybox_archive;
 use crate::containerd_config::{Paths, cni_config, config};
 use crate::cri::Cri;
 use crate::image::{list_archive, list_name};
+use crate::namespaces::{Namespaces, kill_shims_of, shims_of};
 use crate::node::{Node, Root};
-use crate::process::{Running, SIGKILL, SIGTERM, eventually, require, run_to_end, signal, text};
-use crate::procfs::children_of;
+use crate::process::{Running, SIGTERM, eventually, require, run_to_end, text};
 use crate::runtime::node_root;
 use crate::scratch::Scratch;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
-
-/// Run by `sh -c` in the daemon's fresh mount namespace: makes the node rootfs (ARG 2) its root,
-/// read-only (bound at ARG 1), with fresh tmpfs on /run, /tmp, /var/tmp and /var/lib, the host's
-/// /dev and /sys, a fresh /proc, and the daemon's directory (ARG 3) at the same path as on the
-/// host; then pivot_root, so the daemon and everything it starts see only that.
-const ENTER_ROOTFS: &str = r#"set -e
-root=$1 node=$2 dir=$3
-mkdir -p "$root"
-mount --bind "$node" "$root"
-mount -o remount,bind,ro "$root"
-for d in run var/lib; do mount -t tmpfs -o mode=0755 pause-tests "$root/$d"; done
-for d in tmp var/tmp; do mount -t tmpfs -o mode=1777 pause-tests "$root/$d"; done
-mount --rbind /dev "$root/dev"
-mount --rbind /sys "$root/sys"
-mount -t proc proc "$root/proc"
-mkdir -p "$root$dir" "$root/run/.old-root"
-mount --bind "$dir" "$root$dir"
-cd "$root"
-pivot_root . run/.old-root
-cd /
-umount -l /run/.old-root
-rmdir /run/.old-root
-"#;
 
 /// containerd's CRI namespace, where kubelet's pods (and the sandbox image) live.
 pub const K8S_NAMESPACE: &str = "k8s.io";
@@ -46,7 +23,7 @@ pub const K8S_NAMESPACE: &str = "k8s.io";
 /// namespaces, also when the test fails; the daemon and the holder also die with the test process.
 pub struct Containerd {
     pub node: &'static Node,
-    holder: Option<Running>,
+    namespaces: Option<Namespaces>,
     daemon: Option<Running>,
     cri: Option<Cri>,
     scratch: Scratch,
@@ -79,35 +56,11 @@ impl Containerd {
         std::fs::create_dir_all(dir.join(Paths::CNI_CONF)).unwrap();
         std::fs::write(dir.join(Paths::CONFIG), config(node, &dir, sandbox_image)).unwrap();
         std::fs::write(dir.join(Paths::CNI_CONF).join("10-pause-tests.conflist"), cni_config(&dir)).unwrap();
-        // The namespaces' holder: pause itself, which sleeps and holds them until killed.
-        let mut holder = Command::new("unshare");
-        holder.args(["--net", "--mount", "--propagation", "private", "--"]).arg(crate::cargo::binary(&crate::arch::AMD64));
-        let holder = crate::pause::asleep(holder);
-        let mut c = Containerd { node, holder: Some(holder), daemon: None, cri: None, scratch };
-        c.nsenter_ok(&["ip", "link", "set", "lo", "up"]);
-        match node.root {
-            // Fresh /run (so /var/run/netns, /run/containerd, runc's default root) and /var/lib
-            // (CNI's result cache, /var/lib/cni) in the daemon's mount namespace: whatever
-            // containerd, its shims, runc or the CNI plugins write to a default place stays the
-            // daemon's own and goes with its namespace.
-            Root::Host => {
-                for dir in ["/run", "/var/lib"] {
-                    c.nsenter_ok(&["mount", "-t", "tmpfs", "-o", "mode=0755", "pause-tests", dir]);
-                }
-            }
-            Root::SidRootfs => {
-                let (root, node_root, dir) = (c.dir().join("root"), node_root(), c.dir().to_path_buf());
-                c.nsenter_ok(&[
-                    "sh",
-                    "-c",
-                    ENTER_ROOTFS,
-                    "enter-rootfs",
-                    root.to_str().unwrap(),
-                    node_root.to_str().unwrap(),
-                    dir.to_str().unwrap(),
-                ]);
-            }
-        }
+        // Fresh /run (so /var/run/netns, /run/containerd, runc's default root) and /var/lib (CNI's
+        // result cache, /var/lib/cni) on the host's root: whatever containerd, its shims, runc or
+        // the CNI plugins write to a default place stays the daemon's own.
+        let namespaces = Namespaces::new(&node.root, &dir, &["/run", "/var/lib"]);
+        let mut c = Containerd { node, namespaces: Some(namespaces), daemon: None, cri: None, scratch };
         c.start_daemon();
         for archive in archives {
             let visible = c.visible(archive);
@@ -132,16 +85,17 @@ impl Containerd {
 
     /// The host pid of the process holding the daemon's network and mount namespaces.
     pub fn holder_pid(&self) -> u32 {
-        self.holder.as_ref().unwrap().pid
+        self.namespaces().pid()
+    }
+
+    /// The daemon's network and mount namespaces.
+    pub fn namespaces(&self) -> &Namespaces {
+        self.namespaces.as_ref().unwrap()
     }
 
     /// Runs a command in the daemon's network and mount namespaces; panics if it fails.
     pub fn nsenter_ok(&self, argv: &[&str]) -> String {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &self.holder_pid().to_string(), "--net", "--mount", "--"]).args(argv);
-        let out = run_to_end(cmd);
-        assert!(out.status.success(), "{argv:?} in containerd's namespaces: {}", text(&out.stderr));
-        text(&out.stdout)
+        self.namespaces().ok(argv)
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -151,9 +105,8 @@ impl Containerd {
     /// The node's own `ctr --address <socket> -n k8s.io ARGS`, in the daemon's namespaces;
     /// returns its output.
     pub fn ctr(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &self.holder_pid().to_string(), "--net", "--mount", "--", "ctr", "--address"]);
-        cmd.arg(self.socket()).args(["-n", K8S_NAMESPACE]).args(args);
+        let mut cmd = self.namespaces().enter();
+        cmd.args(["ctr", "--address"]).arg(self.socket()).args(["-n", K8S_NAMESPACE]).args(args);
         run_to_end(cmd)
     }
 
@@ -165,9 +118,8 @@ impl Containerd {
 
     /// Starts the daemon in the holder's namespaces and waits until its CRI answers.
     fn start_daemon(&mut self) {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &self.holder_pid().to_string(), "--net", "--mount", "--", "containerd", "--config"])
-            .arg(self.dir().join(Paths::CONFIG));
+        let mut cmd = self.namespaces().enter();
+        cmd.args(["containerd", "--config"]).arg(self.dir().join(Paths::CONFIG));
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir().join(Paths::LOG)).unwrap();
         self.daemon = Some(Running::spawn_to(cmd, std::process::Stdio::null(), log));
         let (socket, log) = (self.socket(), self.dir().join(Paths::LOG));
@@ -208,29 +160,19 @@ impl Containerd {
         self.cri.as_ref().expect("containerd is not running")
     }
 
-    /// The containerd-shim-runc-v2 processes serving this daemon (their command line names its socket).
+    /// The containerd-shim-runc-v2 processes serving this daemon.
     pub fn shims(&self) -> Vec<u32> {
-        let socket = self.socket().to_string_lossy().into_owned();
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-            .filter(|p| {
-                let cmdline = text(&std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default());
-                cmdline.contains("containerd-shim-runc-v2") && cmdline.contains(&socket)
-            })
-            .collect()
+        shims_of(&self.socket())
     }
 
     /// Mounts in the daemon's mount namespace whose line mentions `what` (a sandbox id, say).
     pub fn mounts_of(&self, what: &str) -> Vec<String> {
-        let info = std::fs::read_to_string(format!("/proc/{}/mountinfo", self.holder_pid())).unwrap();
-        info.lines().filter(|l| l.contains(what)).map(String::from).collect()
+        self.namespaces().mounts_of(what)
     }
 
     /// Whether a path exists in the daemon's mount namespace.
     pub fn path_exists(&self, path: &str) -> bool {
-        Path::new(&format!("/proc/{}/root{path}", self.holder_pid())).exists()
+        self.namespaces().path_exists(path)
     }
 
     /// The directory where this daemon, and only it, pins its sandboxes' network namespaces.
@@ -253,13 +195,8 @@ impl Drop for Containerd {
         }
         // Whatever is left: every container's init (a shim's child), then the shims, the daemon,
         // and the holder (the namespaces go with it).
-        for shim in self.shims() {
-            for child in children_of(shim) {
-                let _ = std::panic::catch_unwind(|| signal(child.pid, SIGKILL));
-            }
-            let _ = std::panic::catch_unwind(|| signal(shim, SIGKILL));
-        }
+        kill_shims_of(&self.socket());
         self.daemon.take();
-        self.holder.take();
+        self.namespaces.take();
     }
 }

@@ -144,7 +144,7 @@ pub fn build_images(podman: &Podman, build: &Build) -> Vec<Image> {
             if let Some(v) = i.arch.oci_variant() {
                 platform["variant"] = json!(v);
             }
-            Entry { layout, platform, manifest_digest: &i.manifest_digest, manifest_size: i.manifest }
+            Entry { layout, platform, manifest_digest: &i.manifest_digest, manifest_size: i.manifest, docker_tag: build.image_name(i.arch) }
         })
         .collect();
     write_index_layout(&build.layout_dir(), &list, &entries);

@@ -1,6 +1,6 @@
-//! OCI image layouts: the shipping one (an image index of every platform, index.json naming it)
-//! written from each platform's own layout, exported as a directory or an oci-archive; gzip
-//! layers read back.
+//! OCI image layouts: the shipping one (an image index of every platform, index.json naming it,
+//! and Docker's manifest.json beside it) written from each platform's own layout, exported as a
+//! directory or an oci-archive; gzip layers read back.
 use crate::process::text;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -14,6 +14,8 @@ pub struct Entry<'a> {
     pub platform: Value,
     pub manifest_digest: &'a str,
     pub manifest_size: u64,
+    /// The name Docker's classic image store gives it (manifest.json's RepoTags).
+    pub docker_tag: String,
 }
 
 /// "os/architecture[/variant]" of an OCI platform object, as `--platform` takes it.
@@ -41,17 +43,25 @@ pub fn put_blob(dir: &Path, bytes: &[u8]) -> String {
 
 /// Writes at `dir` a layout holding every entry's blobs, an image index of their manifests with
 /// their platforms, and index.json naming that index `name` (so that a plain `ctr images import`
-/// of the archive names it right).
+/// of the archive names it right); and Docker's `manifest.json` (what `docker save` writes beside
+/// index.json since Docker 25), which lists every platform's config and layer under its
+/// `docker_tag`: the file `docker load` reads into the classic image store, where an image name
+/// holds one platform. Readers of OCI layouts ignore it; the blobs are the same.
 pub fn write_index_layout(dir: &Path, name: &str, entries: &[Entry]) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    let mut manifests = Vec::new();
+    let (mut manifests, mut docker) = (Vec::new(), Vec::new());
     for e in entries {
         for b in std::fs::read_dir(e.layout.join("blobs/sha256")).unwrap().flatten() {
             std::fs::copy(b.path(), dir.join("blobs/sha256").join(b.file_name())).unwrap();
         }
         manifests.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": e.manifest_digest, "size": e.manifest_size, "platform": e.platform}));
+        let manifest: Value = serde_json::from_slice(&std::fs::read(blob_path(dir, e.manifest_digest)).unwrap()).unwrap();
+        let in_layout = |d: &Value| format!("blobs/sha256/{}", d["digest"].as_str().unwrap().trim_start_matches("sha256:"));
+        let layers: Vec<String> = manifest["layers"].as_array().unwrap().iter().map(in_layout).collect();
+        docker.push(json!({"Config": in_layout(&manifest["config"]), "RepoTags": [e.docker_tag], "Layers": layers}));
     }
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&docker).unwrap()).unwrap();
     let index =
         serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}))
             .unwrap();
@@ -99,7 +109,7 @@ pub fn export(src: &Path, dest: &Path, archive: bool) {
             .arg(dest)
             .arg("-C")
             .arg(src)
-            .args(["oci-layout", "index.json", "blobs"])
+            .args(["oci-layout", "index.json", "manifest.json", "blobs"])
             .output()
             .expect("tar")
     } else {
@@ -121,4 +131,10 @@ pub fn layer_file(layer: &Path, name: &str) -> Vec<u8> {
     let out = Command::new("tar").arg("-xzOf").arg(layer).arg(name).output().expect("tar");
     assert!(out.status.success(), "{}", text(&out.stderr));
     out.stdout
+}
+
+/// The digest of what index.json of the layout at `dir` names (the shipping layout: its image index).
+pub fn index_digest(dir: &Path) -> String {
+    let top: Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    top["manifests"][0]["digest"].as_str().unwrap().to_string()
 }
