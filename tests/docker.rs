@@ -7,7 +7,7 @@ use pause_tests::busybox::{BUSYBOX, busybox_docker_archive};
 use pause_tests::docker::Docker;
 use pause_tests::engine::{Engine, ImageStore};
 use pause_tests::for_each_engine;
-use pause_tests::image::{images, layout_dir, list_archive};
+use pause_tests::image::{images, layout_dir, list_archive, list_name};
 use pause_tests::layout::index_digest;
 use pause_tests::prelude::*;
 use std::time::Duration;
@@ -89,6 +89,10 @@ for_each_engine! {
         assert_eq!(loaded, engine.loaded_names(), "{}: what docker load named", engine.name);
         match engine.store {
             ImageStore::Classic => {
+                // README's name for this machine's: localhost/pause:<version>-<Docker's arch name>.
+                let arch = d.ok(&["version", "--format", "{{.Server.Arch}}"]).trim().to_string();
+                let mine = format!("{}-{arch}", list_name());
+                assert_eq!(d.inspect(&mine, "{{.Architecture}}"), arch, "{}: {mine}", engine.name);
                 for i in images() {
                     let name = &loaded[ARCHES.iter().position(|a| *a == i.arch).unwrap()];
                     assert_eq!(d.inspect(name, "{{.Id}}"), format!("sha256:{}", i.id), "{}: {}", engine.name, i.arch.name);

@@ -5,6 +5,7 @@
 //!   bash tests/tool images
 //!   bash tests/tool images --oci-dir DIR           # also copy the OCI layout to DIR
 //!   bash tests/tool images --oci-archive FILE      # or write it as an oci-archive tarball
+//!                                                  # (docker load takes it too: manifest.json)
 //!   bash tests/tool images --json                  # the size report with the images, as JSON
 //!   bash tests/tool images --compare EARLIER.json  # exit 1 naming every figure that grew
 //!
