@@ -177,7 +177,7 @@ fn the_image_report_is_json_and_a_grown_figure_is_named() {
 
 /// Building again from scratch (--no-cache), into a directory and under names of its own (the
 /// shipping build, which other tests read meanwhile, is left alone), gives the same image IDs and
-/// manifest digests.
+/// manifest digests, and byte-identical SBOM and provenance documents.
 #[test]
 fn two_builds_give_identical_digests() {
     let first = images().to_vec();
@@ -185,9 +185,13 @@ fn two_builds_give_identical_digests() {
     let build = Build { dir: scratch.join("images"), repo: "localhost/pause-rebuild".into() };
     let _removed: Vec<_> =
         ARCHES.iter().map(|a| build.image_name(a)).chain([build.list_name()]).map(|n| podman().made(["rmi", "--force", &n], &n)).collect();
-    let second = build_images(&podman(), &build);
+    let second = build_images(&podman(), &build, IMAGES_COMMAND);
     for (a, b) in first.iter().zip(&second) {
         assert_eq!((&a.id, &a.manifest_digest), (&b.id, &b.manifest_digest), "{}: the rebuild differs", a.arch.name);
+        let shipping = Build::shipping();
+        for (one, two) in [(shipping.sbom(a.arch), build.sbom(a.arch)), (shipping.provenance(a.arch), build.provenance(a.arch))] {
+            assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap(), "{}: {} differs", a.arch.name, two.display());
+        }
     }
 }
 

@@ -2,9 +2,10 @@
 //! and the shipping OCI layout; built once per test process, each build in a directory of its own.
 use crate::arch::{ARCHES, Arch};
 use crate::cargo::{binary, package_field, package_field_opt, repo_root, version};
-use crate::layout::{Entry, export, write_index_layout};
+use crate::layout::{Entry, export, sha256, write_index_layout};
 use crate::podman::Podman;
 use crate::weigh::weigh;
+use crate::{inputs, provenance, sbom};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -47,7 +48,18 @@ impl Build {
     pub fn layout_dir(&self) -> PathBuf {
         self.dir.join("oci/list")
     }
+    /// One arch's SBOM: an SPDX 2.3 JSON document.
+    pub fn sbom(&self, arch: &Arch) -> PathBuf {
+        self.dir.join("attestations").join(format!("{}.spdx.json", arch.name))
+    }
+    /// One arch's provenance: an in-toto statement with a SLSA v1 provenance predicate.
+    pub fn provenance(&self, arch: &Arch) -> PathBuf {
+        self.dir.join("attestations").join(format!("{}.provenance.json", arch.name))
+    }
 }
+
+/// The command the tests' builds record in their provenance: the images command as README types it.
+pub const IMAGES_COMMAND: &str = "bash tests/tool images";
 
 /// The shipping build's manifest list: localhost/pause:<version>.
 pub fn list_name() -> String {
@@ -81,6 +93,10 @@ pub struct Image {
     pub podman_size: u64,
     /// The layer blob, gzip-compressed, as it would be pushed.
     pub layer_path: PathBuf,
+    /// Digests of its SBOM (SPDX 2.3 JSON) and provenance (in-toto, SLSA v1) documents, as
+    /// `Build::sbom` and `Build::provenance` hold them.
+    pub sbom_digest: String,
+    pub provenance_digest: String,
 }
 
 impl Image {
@@ -114,7 +130,7 @@ pub fn reproducible_build_args(arch: &Arch) -> Vec<String> {
 /// list in podman's store, and the shipping OCI layout (`Build::layout_dir()`): each image pushed
 /// to an OCI layout, its manifest without buildah's base annotations, and an image index of them
 /// all. Reproducible: --timestamp 0, no history, no build-tool label, --no-cache.
-pub fn build_images(podman: &Podman, build: &Build) -> Vec<Image> {
+pub fn build_images(podman: &Podman, build: &Build, command: &str) -> Vec<Image> {
     let context = build.context();
     let _ = std::fs::remove_dir_all(&context);
     std::fs::create_dir_all(context.join("bin")).unwrap();
@@ -134,7 +150,8 @@ pub fn build_images(podman: &Podman, build: &Build) -> Vec<Image> {
     for a in ARCHES {
         podman.ok(["manifest", "add", &list, &format!("containers-storage:{}", build.image_name(a))]);
     }
-    let images: Vec<Image> = ARCHES.iter().map(|a| weigh(podman, build, a)).collect();
+    let mut images: Vec<Image> = ARCHES.iter().map(|a| weigh(podman, build, a)).collect();
+    write_attestations(build, &mut images, command);
     let layouts: Vec<PathBuf> = images.iter().map(|i| build.oci_dir(i.arch)).collect();
     let entries: Vec<Entry> = images
         .iter()
@@ -151,6 +168,32 @@ pub fn build_images(podman: &Podman, build: &Build) -> Vec<Image> {
     images
 }
 
+/// Writes each image's SBOM and provenance (`Build::sbom`, `Build::provenance`) from the real
+/// inputs, and records their digests in the images. `command` is what the provenance says was run.
+fn write_attestations(build: &Build, images: &mut [Image], command: &str) {
+    let (source, toolchain, files) = (inputs::source(), inputs::toolchain(), inputs::input_files());
+    std::fs::create_dir_all(build.dir.join("attestations")).unwrap();
+    for i in images {
+        let crates = inputs::crates(i.arch);
+        let binary = std::fs::read(binary(i.arch)).unwrap();
+        let subject = sbom::Subject { arch: i.arch, manifest_digest: &i.manifest_digest, binary: &binary };
+        let doc = serde_json::to_vec_pretty(&sbom::sbom(&subject, &crates, &toolchain, &source)).unwrap();
+        let statement = provenance::provenance(&provenance::Build {
+            arch: i.arch,
+            manifest_digest: &i.manifest_digest,
+            command,
+            source: &source,
+            files: &files,
+            toolchain: &toolchain,
+            crates: &crates,
+        });
+        let statement = serde_json::to_vec_pretty(&statement).unwrap();
+        std::fs::write(build.sbom(i.arch), &doc).unwrap();
+        std::fs::write(build.provenance(i.arch), &statement).unwrap();
+        (i.sbom_digest, i.provenance_digest) = (sha256(&doc), sha256(&statement));
+    }
+}
+
 /// Writes the shipping layout to `dest`: an OCI layout directory, or with `archive` an oci-archive.
 pub fn export_layout(dest: &std::path::Path, archive: bool) {
     export(&layout_dir(), dest, archive)
@@ -161,7 +204,7 @@ pub fn export_layout(dest: &std::path::Path, archive: bool) {
 pub fn images() -> &'static [Image] {
     static IMAGES: std::sync::OnceLock<Vec<Image>> = std::sync::OnceLock::new();
     IMAGES.get_or_init(|| {
-        let images = build_images(&Podman::for_tests(), &Build::shipping());
+        let images = build_images(&Podman::for_tests(), &Build::shipping(), IMAGES_COMMAND);
         print!("{}", image_table(&images));
         images
     })

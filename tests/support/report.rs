@@ -13,14 +13,15 @@ pub fn git_commit() -> Option<String> {
 
 /// One object with stable keys: version, commit, and per arch the binary (bytes, budget and where
 /// they go) and, when given, the image (layer tar, gzip layer, manifest, config, on the wire,
-/// podman's SIZE after a pull).
+/// podman's SIZE after a pull; the digests of its manifest, SBOM and provenance).
 pub fn report(binaries: &[Breakdown], images: Option<&[Image]>) -> Value {
     let mut arches = Map::new();
     for b in binaries {
         let mut entry = json!({"binary": {"bytes": b.total, "budget": b.arch.max_bytes, "headers": b.headers, "code": b.code, "strings": b.strings, "padding": b.padding}});
         if let Some(i) = images.and_then(|is| is.iter().find(|i| i.arch == b.arch)) {
             entry["image"] = json!({"layer_tar": i.layer_tar, "layer_gzip": i.layer_gzip, "manifest": i.manifest, "config": i.config,
-                "on_the_wire": i.on_the_wire(), "podman_size": i.podman_size});
+                "on_the_wire": i.on_the_wire(), "podman_size": i.podman_size, "manifest_digest": i.manifest_digest,
+                "sbom_digest": i.sbom_digest, "provenance_digest": i.provenance_digest});
         }
         arches.insert(b.arch.name.to_string(), entry);
     }

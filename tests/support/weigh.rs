@@ -37,6 +37,9 @@ pub fn weigh(podman: &Podman, build: &Build, arch: &'static Arch) -> Image {
         config: manifest["config"]["size"].as_u64().unwrap(),
         podman_size,
         layer_path,
+        // Written with the build's other documents (image.rs, write_attestations).
+        sbom_digest: String::new(),
+        provenance_digest: String::new(),
     }
 }
 

@@ -1,0 +1,104 @@
+//! Signing what the images command built: the layout pushed to a registry, the image index and
+//! every platform image signed with cosign, each platform's SBOM and provenance attached as
+//! signed attestations (to its image and to the index); and the signed repository as one OCI
+//! layout (every tag: the image's, and cosign's `sha256-<digest>.sig` / `.att`) that carries it
+//! all into another registry.
+use crate::cosign::{Cosign, KeyPair, Predicate};
+use crate::image::{Build, Image};
+use crate::layout::index_digest;
+use crate::namespaces::Namespaces;
+use crate::node::Root;
+use crate::process::{run_to_end, text};
+use crate::registry::{ADDRESS, Registry};
+use crate::scratch::Scratch;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// skopeo in the network namespace of `netns_pid`, plain HTTP to the registry there.
+fn skopeo(netns_pid: u32, args: &[&str]) -> Output {
+    let mut cmd = Command::new("nsenter");
+    cmd.args(["-t", &netns_pid.to_string(), "--net", "--", "skopeo"]).args(args);
+    run_to_end(cmd)
+}
+
+fn skopeo_ok(netns_pid: u32, args: &[&str]) -> String {
+    let out = skopeo(netns_pid, args);
+    assert!(out.status.success(), "skopeo {args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Pushes the build's layout (every platform and the index, digests unchanged) to
+/// `repository:<version>`; returns the index's reference, repository@digest.
+pub fn push(netns_pid: u32, build: &Build, repository: &str) -> String {
+    let layout = format!("oci:{}:{}", build.layout_dir().display(), build.list_name());
+    let tag = format!("docker://{repository}:{}", crate::cargo::version());
+    skopeo_ok(netns_pid, &["copy", "--quiet", "--all", "--preserve-digests", "--dest-tls-verify=false", &layout, &tag]);
+    format!("{repository}@{}", index_digest(&build.layout_dir()))
+}
+
+/// Signs the index and every platform image of `images` in `repository`, and attests each
+/// platform's SBOM and provenance on its image and on the index. `work` holds the provenance
+/// predicates (cosign takes the predicate alone and makes the statement itself, with the image's
+/// digest as subject).
+pub fn sign_and_attest(cosign: &Cosign, key: &KeyPair, build: &Build, images: &[Image], repository: &str, work: &Path) {
+    let index = format!("{repository}@{}", index_digest(&build.layout_dir()));
+    cosign.sign(key, &index);
+    std::fs::create_dir_all(work).unwrap();
+    for i in images {
+        let image = format!("{repository}@{}", i.manifest_digest);
+        cosign.sign(key, &image);
+        let statement: serde_json::Value = serde_json::from_slice(&std::fs::read(build.provenance(i.arch)).unwrap()).unwrap();
+        let predicate = work.join(format!("{}.slsa-predicate.json", i.arch.name));
+        std::fs::write(&predicate, serde_json::to_vec(&statement["predicate"]).unwrap()).unwrap();
+        for target in [&image, &index] {
+            cosign.attest(key, Predicate::Spdx, &build.sbom(i.arch), target);
+            cosign.attest(key, Predicate::SlsaProvenance1, &predicate, target);
+        }
+    }
+}
+
+/// Writes every tag of `repository` (the image's and cosign's) into one OCI layout at `dest`,
+/// each named by its tag, digests unchanged.
+pub fn export_repository(netns_pid: u32, repository: &str, dest: &Path) {
+    let tags: serde_json::Value =
+        serde_json::from_str(&skopeo_ok(netns_pid, &["list-tags", "--tls-verify=false", &format!("docker://{repository}")])).unwrap();
+    let _ = std::fs::remove_dir_all(dest);
+    for tag in tags["Tags"].as_array().unwrap() {
+        let tag = tag.as_str().unwrap();
+        let to = format!("oci:{}:{tag}", dest.display());
+        skopeo_ok(
+            netns_pid,
+            &["copy", "--quiet", "--all", "--preserve-digests", "--src-tls-verify=false", &format!("docker://{repository}:{tag}"), &to],
+        );
+    }
+}
+
+/// Copies every image of the layout at `src` (as `export_repository` wrote it) into `repository`,
+/// under its name there (the tag), digests unchanged. What README's air-gapped copy does.
+pub fn import_repository(netns_pid: u32, src: &Path, repository: &str) {
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(src.join("index.json")).unwrap()).unwrap();
+    for m in index["manifests"].as_array().unwrap() {
+        let tag = m["annotations"]["org.opencontainers.image.ref.name"].as_str().unwrap();
+        let from = format!("oci:{}:{tag}", src.display());
+        skopeo_ok(
+            netns_pid,
+            &["copy", "--quiet", "--all", "--preserve-digests", "--dest-tls-verify=false", &from, &format!("docker://{repository}:{tag}")],
+        );
+    }
+}
+
+/// What the images command's `--sign-key` does: a throwaway registry (in namespaces of its own),
+/// the build pushed, signed and attested there with `key`, and the whole repository written to
+/// `dest` as one OCI layout (`export_repository`). Nothing stays but `dest`.
+pub fn sign_into_layout(build: &Build, images: &[Image], key: &KeyPair, dest: &Path) {
+    let scratch = Scratch::new("sign");
+    let namespaces = Namespaces::new(&Root::Host, scratch.path(), &[]);
+    let registry = Registry::start(namespaces.pid());
+    let cosign = Cosign { netns_pid: namespaces.pid(), home: scratch.join("cosign") };
+    std::fs::create_dir_all(&cosign.home).unwrap();
+    let repository = format!("{ADDRESS}/{}", crate::cargo::package_field("name"));
+    push(namespaces.pid(), build, &repository);
+    sign_and_attest(&cosign, key, build, images, &repository, &scratch.join("work"));
+    export_repository(namespaces.pid(), &repository, dest);
+    drop(registry);
+}
