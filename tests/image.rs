@@ -190,7 +190,8 @@ fn two_builds_give_identical_digests() {
         assert_eq!((&a.id, &a.manifest_digest), (&b.id, &b.manifest_digest), "{}: the rebuild differs", a.arch.name);
         let shipping = Build::shipping();
         for (one, two) in [(shipping.sbom(a.arch), build.sbom(a.arch)), (shipping.provenance(a.arch), build.provenance(a.arch))] {
-            assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap(), "{}: {} differs", a.arch.name, two.display());
+            let (one, two_text) = (std::fs::read_to_string(&one).unwrap(), std::fs::read_to_string(&two).unwrap());
+            assert_eq!(one, two_text, "{}: {} differs", a.arch.name, two.display());
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::busybox::busybox_archive;
 use crate::containerd_config::{Paths, cni_config, config};
 use crate::cri::Cri;
 use crate::image::{list_archive, list_name};
-use crate::namespaces::{Namespaces, kill_shims_of, shims_of};
+use crate::namespaces::{Namespaces, kill_shims_of, shims_of, visible_copy};
 use crate::node::{Node, Root};
 use crate::process::{Running, SIGTERM, eventually, require, run_to_end, text};
 use crate::runtime::node_root;
@@ -71,11 +71,7 @@ impl Containerd {
 
     /// A copy of the host file `path` that the daemon's programs can read (in its directory).
     pub fn visible(&self, path: &Path) -> PathBuf {
-        let dir = self.dir().join("files");
-        std::fs::create_dir_all(&dir).unwrap();
-        let copy = dir.join(path.file_name().unwrap());
-        std::fs::copy(path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        copy
+        visible_copy(self.dir(), path)
     }
 
     /// The daemon's own directory.

@@ -2,7 +2,7 @@
 //! namespaces of its own, every path of its own (data-root, exec-root, pidfile, socket, the CLI's
 //! config): nothing it makes is seen by another daemon, test or checkout, and nothing is left.
 use crate::engine::Engine;
-use crate::namespaces::{Namespaces, kill_shims_of};
+use crate::namespaces::{Namespaces, kill_shims_of, visible_copy};
 use crate::process::{Running, SIGTERM, eventually, run_to_end, text};
 use crate::scratch::Scratch;
 use std::path::{Path, PathBuf};
@@ -102,11 +102,7 @@ impl Docker {
 
     /// A copy of the host file `path` that the daemon and its CLI can read (in its directory).
     pub fn visible(&self, path: &Path) -> PathBuf {
-        let dir = self.dir().join("files");
-        std::fs::create_dir_all(&dir).unwrap();
-        let copy = dir.join(path.file_name().unwrap());
-        std::fs::copy(path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        copy
+        visible_copy(self.dir(), path)
     }
 
     /// `docker load -i <a copy of archive>`; returns the names it printed as loaded.

@@ -102,6 +102,16 @@ impl Namespaces {
     }
 }
 
+/// A copy of the host file `path` in `dir`/files, where a daemon whose directory is `dir` (seen at
+/// the same path in its mount namespace, whatever its root) and its programs can read it.
+pub fn visible_copy(dir: &Path, path: &Path) -> std::path::PathBuf {
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let copy = files.join(path.file_name().unwrap());
+    std::fs::copy(path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    copy
+}
+
 /// The containerd-shim-runc-v2 processes serving the containerd at `socket` (their command line
 /// names it).
 pub fn shims_of(socket: &Path) -> Vec<u32> {
