@@ -28,8 +28,8 @@ pub enum ImageStore {
     /// per image name; `docker load` reads the archive's manifest.json.
     Classic,
     /// The containerd image store (`--feature containerd-snapshotter`, containerd's `native`
-    /// snapshotter here), the default of new installs from Docker 29: `docker load` reads the
-    /// archive's index.json and keeps every platform under one name.
+    /// snapshotter here: containerd has no `vfs`): `docker load` reads the archive's index.json
+    /// and keeps every platform under one name.
     Containerd,
 }
 
