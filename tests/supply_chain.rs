@@ -10,7 +10,7 @@ use pause_tests::namespaces::Namespaces;
 use pause_tests::node::Root;
 use pause_tests::prelude::*;
 use pause_tests::registry::{ADDRESS, Registry};
-use pause_tests::signing::{import_repository, push, sign_and_attest, sign_into_layout};
+use pause_tests::signing::{push, sign_and_attest, sign_into_layout};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -217,10 +217,16 @@ impl Signed {
     }
 }
 
-/// `cosign verify --key` passes for the pushed index and every platform image.
+/// `cosign verify --key` passes for the pushed index and every platform image, and for the tag
+/// (README's first verify command), which names the index.
 #[test]
 fn cosign_verifies_the_index_and_every_platform() {
     let s = Signed::new();
+    let tag = format!("{}:{}", repository(), version());
+    let out = s.cosign.verify(&s.key.public, &tag);
+    assert!(out.status.success(), "{tag}: {}", text(&out.stderr));
+    let claims: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(claims[0]["critical"]["image"]["docker-manifest-digest"], s.index.split('@').nth(1).unwrap(), "{tag}");
     for r in s.references() {
         let out = s.cosign.verify(&s.key.public, &r);
         assert!(out.status.success(), "{r}: {}", text(&out.stderr));
@@ -342,12 +348,26 @@ fn a_plain_pull_moves_the_same_bytes_after_signing() {
     }
 }
 
+/// README's air-gapped copy, as it is typed there: the `for tag in $(jq ...)` loop of skopeo
+/// copies, with the layout's path and `<registry>` filled in.
+fn readme_air_gapped_copy(layout: &std::path::Path, registry: &str) -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let lines: Vec<&str> = readme.lines().collect();
+    let start = lines.iter().position(|l| l.trim_start().starts_with("for tag in $(jq")).expect("README has no `for tag in $(jq` loop");
+    let end = start + lines[start..].iter().position(|l| l.trim() == "done").expect("README's loop has no `done`");
+    let script = lines[start..=end].iter().map(|l| l.trim()).collect::<Vec<_>>().join("\n");
+    assert!(script.contains("target/images/oci/signed") && script.contains("<registry>"), "README's loop changed:\n{script}");
+    script.replace("target/images/oci/signed", layout.to_str().unwrap()).replace("<registry>", registry)
+}
+
 /// Air-gapped: what `images --sign-key` writes (`sign_into_layout`: the signed repository as one
-/// OCI layout, every tag), copied into an empty registry standing for the node's, verifies there:
-/// the index and every platform, signatures and both attestations came along.
+/// OCI layout, every tag), copied by README's loop into an empty registry standing for the node's
+/// (under another name than the one it was signed in), verifies there: the index and every
+/// platform, signatures and both attestations came along.
 #[test]
 fn the_signed_layout_carries_signatures_and_attestations_into_another_registry() {
     let images = images();
+    require("jq", "install jq (bash tests/run does)");
     let scratch = Scratch::new("air-gap");
     let node = Namespaces::new(&Root::Host, scratch.path(), &[]);
     let cosign = Cosign { netns_pid: node.pid(), home: scratch.join("cosign") };
@@ -355,12 +375,25 @@ fn the_signed_layout_carries_signatures_and_attestations_into_another_registry()
     let key = cosign.generate_key_pair(&scratch.join("keys"), "cosign", TEST_KEY_PASSWORD);
     let layout = scratch.join("signed");
     sign_into_layout(&Build::shipping(), images, &key, &layout);
-    // The node's registry, under another name than the one it was signed in.
     let _registry = Registry::start(node.pid());
-    let at_node = format!("localhost:5000/{REPOSITORY}");
-    import_repository(node.pid(), &layout, &at_node);
-    let index = format!("{at_node}@{}", index_digest(&Build::shipping().layout_dir()));
-    for r in std::iter::once(index).chain(images.iter().map(|i| format!("{at_node}@{}", i.manifest_digest))) {
+    let at_node = "localhost:5000";
+    // The test registry speaks plain HTTP (the loop is typed for a real one, with TLS): the one
+    // change to README's loop is skopeo's flag for that.
+    let script = readme_air_gapped_copy(&layout, at_node).replace("skopeo copy ", "skopeo copy --dest-tls-verify=false ");
+    let mut copy = node.enter_net();
+    copy.args(["bash", "-euo", "pipefail", "-c", &script]);
+    let out = run_to_end(copy);
+    assert!(out.status.success(), "README's air-gapped copy: {}", text(&out.stderr));
+    let repository = format!("{at_node}/{REPOSITORY}");
+    let index = format!("{repository}@{}", index_digest(&Build::shipping().layout_dir()));
+    for r in std::iter::once(index).chain(images.iter().map(|i| format!("{repository}@{}", i.manifest_digest))) {
+        // The image itself came along, byte for byte (cosign verifies a digest's signature
+        // without fetching the image).
+        let mut inspect = node.enter_net();
+        inspect.args(["skopeo", "inspect", "--raw", "--tls-verify=false", &format!("docker://{r}")]);
+        let raw = run_to_end(inspect);
+        assert!(raw.status.success(), "{r} is not in the node's registry: {}", text(&raw.stderr));
+        assert_eq!(sha256(&raw.stdout), r.split('@').nth(1).unwrap(), "{r}");
         let out = cosign.verify(&key.public, &r);
         assert!(out.status.success(), "{r} in the node's registry: {}", text(&out.stderr));
         for kind in [Predicate::Spdx, Predicate::SlsaProvenance1] {
