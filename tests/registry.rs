@@ -4,9 +4,8 @@
 use pause_tests::containerd::Containerd;
 use pause_tests::image::{WIRE_BUDGET, images, layout_dir};
 use pause_tests::node::DEBIAN_12;
-use pause_tests::podman::Podman;
 use pause_tests::prelude::*;
-use pause_tests::registry::{ADDRESS, Registry, Served};
+use pause_tests::registry::{ADDRESS, Registry, Served, Store};
 
 /// The image in the registry: 127.0.0.1:5000/pause:<version>.
 fn remote() -> String {
@@ -26,34 +25,6 @@ fn registry_with_the_image() -> (Containerd, Registry) {
     (c, r)
 }
 
-/// An empty podman store of its own, for pulls, in a scratch directory.
-struct Store(Scratch);
-impl Store {
-    fn new() -> Store {
-        Store(Scratch::new("pull"))
-    }
-    /// `podman pull` into this store, in the registry's network namespace.
-    fn pull(&self, r: &Registry, args: &[&str]) {
-        let podman = Podman::for_tests();
-        let mut cmd = podman.other("nsenter");
-        cmd.args(["-t", &r.netns_pid().to_string(), "--net", "--", "podman", "--root"])
-            .arg(self.0.join("root"))
-            .arg("--runroot")
-            .arg(self.0.join("run"));
-        cmd.args(["--storage-driver", "vfs", "pull", "--quiet", "--tls-verify=false"]).args(args);
-        let out = run_to_end(cmd);
-        assert!(out.status.success(), "podman pull {args:?}: {}", text(&out.stderr));
-    }
-}
-
-/// Body bytes the registry served for the image (manifests and blobs) since access-log line
-/// `from`, and the requests.
-fn image_bytes_since(r: &Registry, from: usize) -> (u64, Vec<Served>) {
-    let served = r.served_since(from);
-    let image: u64 = served.iter().filter(|s| s.method == "GET" && s.path.starts_with("/v2/pause/")).map(|s| s.bytes).sum();
-    (image, served)
-}
-
 fn list_bytes() -> u64 {
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout_dir().join("index.json")).unwrap()).unwrap();
     index["manifests"][0]["size"].as_u64().unwrap()
@@ -70,11 +41,11 @@ fn each_platform_pull_moves_at_most_1536_bytes() {
     for i in images() {
         let from = r.served().len();
         Store::new().pull(&r, &[&format!("{ADDRESS}/pause@{}", i.manifest_digest)]);
-        let (by_digest, served) = image_bytes_since(&r, from);
+        let (by_digest, served) = r.image_bytes_since(from, "pause");
         assert_eq!(by_digest, i.on_the_wire(), "{}: the registry served {served:?}", i.arch.name);
         let from = r.served().len();
         Store::new().pull(&r, &["--platform", i.arch.platform, &remote()]);
-        let (by_tag, served) = image_bytes_since(&r, from);
+        let (by_tag, served) = r.image_bytes_since(from, "pause");
         assert_eq!(by_tag, list_bytes() + i.on_the_wire(), "{}: by tag the registry served {served:?}", i.arch.name);
         println!("{:<8} {:>12} {:>11}", i.arch.name, by_digest, by_tag);
         if by_digest > WIRE_BUDGET {
@@ -92,7 +63,7 @@ fn the_cri_pull_moves_the_list_and_one_platform() {
     let (c, r) = registry_with_the_image();
     let from = r.served().len();
     let image_ref = c.cri().pull_image(&remote());
-    let (bytes, served) = image_bytes_since(&r, from);
+    let (bytes, served) = r.image_bytes_since(from, "pause");
     let amd64 = &images()[0];
     println!("CRI PullImage {image_ref}: {bytes} bytes");
     assert_eq!(bytes, list_bytes() + amd64.on_the_wire(), "the registry served {served:?}");
@@ -108,7 +79,7 @@ fn a_second_cri_pull_moves_at_most_the_manifest_list() {
     let first = c.cri().pull_image(&remote());
     let from = r.served().len();
     let second = c.cri().pull_image(&remote());
-    let (_, served) = image_bytes_since(&r, from);
+    let (_, served) = r.image_bytes_since(from, "pause");
     let image: Vec<&Served> = served.iter().filter(|s| s.path.starts_with("/v2/pause/")).collect();
     let list = format!("/v2/pause/manifests/{}", version());
     assert!(image.iter().all(|s| s.path == list), "the second pull asked for more than the list: {served:?}");

@@ -9,7 +9,7 @@ use pause_tests::layout::{layer_file, sha256};
 use pause_tests::namespaces::Namespaces;
 use pause_tests::node::Root;
 use pause_tests::prelude::*;
-use pause_tests::registry::{ADDRESS, Registry};
+use pause_tests::registry::{ADDRESS, Registry, Store};
 use pause_tests::signing::{push, sign_and_attest, sign_into_layout};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -202,7 +202,7 @@ impl Signed {
         std::fs::create_dir_all(&cosign.home).unwrap();
         let key = cosign.generate_key_pair(&scratch.join("keys"), "cosign", TEST_KEY_PASSWORD);
         let build = Build::shipping();
-        let index = push(namespaces.pid(), &build, &repository());
+        let index = push(&registry, &build, &repository());
         sign_and_attest(&cosign, &key, &build, images, &repository(), &scratch.join("work"));
         Signed { cosign, key, registry, index, scratch, _namespaces: namespaces }
     }
@@ -280,15 +280,7 @@ fn an_image_changed_after_signing_does_not_verify() {
     let amd64 = images().iter().find(|i| i.arch == &AMD64).unwrap();
     let tampered = s.scratch.join("tampered");
     let from = format!("docker://{}", s.platform(amd64));
-    let pid = s.registry.netns_pid().to_string();
-    let nsenter = |args: &[&str]| {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &pid, "--net", "--"]).args(args);
-        let out = run_to_end(cmd);
-        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-        text(&out.stdout)
-    };
-    nsenter(&["skopeo", "copy", "--quiet", "--src-tls-verify=false", &from, &format!("oci:{}:x", tampered.display())]);
+    s.registry.in_netns_ok(&["skopeo", "copy", "--quiet", "--src-tls-verify=false", &from, &format!("oci:{}:x", tampered.display())]);
     // Change the config: one more label; rewrite the manifest to point at it.
     let index = read_json(&tampered.join("index.json"));
     let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
@@ -307,7 +299,7 @@ fn an_image_changed_after_signing_does_not_verify() {
     index["manifests"][0]["size"] = manifest_bytes.len().into();
     std::fs::write(tampered.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     let tag = format!("{}:{}-amd64", repository(), version());
-    nsenter(&[
+    s.registry.in_netns_ok(&[
         "skopeo",
         "copy",
         "--quiet",
@@ -331,19 +323,8 @@ fn a_plain_pull_moves_the_same_bytes_after_signing() {
     let s = Signed::new();
     for i in images() {
         let from = s.registry.served().len();
-        let store = Scratch::new("pull");
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &s.registry.netns_pid().to_string(), "--net", "--", "podman", "--root"])
-            .arg(store.join("root"))
-            .arg("--runroot")
-            .arg(store.join("run"))
-            .args(["--storage-driver", "vfs", "pull", "--quiet", "--tls-verify=false"])
-            .arg(s.platform(i));
-        let out = run_to_end(cmd);
-        assert!(out.status.success(), "{}: {}", i.arch.name, text(&out.stderr));
-        let served = s.registry.served_since(from);
-        let bytes: u64 =
-            served.iter().filter(|r| r.method == "GET" && r.path.starts_with(&format!("/v2/{REPOSITORY}/"))).map(|r| r.bytes).sum();
+        Store::new().pull(&s.registry, &[&s.platform(i)]);
+        let (bytes, served) = s.registry.image_bytes_since(from, REPOSITORY);
         assert_eq!(bytes, i.on_the_wire(), "{}: {served:?}", i.arch.name);
     }
 }
@@ -375,23 +356,19 @@ fn the_signed_layout_carries_signatures_and_attestations_into_another_registry()
     let key = cosign.generate_key_pair(&scratch.join("keys"), "cosign", TEST_KEY_PASSWORD);
     let layout = scratch.join("signed");
     sign_into_layout(&Build::shipping(), images, &key, &layout);
-    let _registry = Registry::start(node.pid());
+    let registry = Registry::start(node.pid());
     let at_node = "localhost:5000";
     // The test registry speaks plain HTTP (the loop is typed for a real one, with TLS): the one
     // change to README's loop is skopeo's flag for that.
     let script = readme_air_gapped_copy(&layout, at_node).replace("skopeo copy ", "skopeo copy --dest-tls-verify=false ");
-    let mut copy = node.enter_net();
-    copy.args(["bash", "-euo", "pipefail", "-c", &script]);
-    let out = run_to_end(copy);
+    let out = registry.in_netns(&["bash", "-euo", "pipefail", "-c", &script]);
     assert!(out.status.success(), "README's air-gapped copy: {}", text(&out.stderr));
     let repository = format!("{at_node}/{REPOSITORY}");
     let index = format!("{repository}@{}", index_digest(&Build::shipping().layout_dir()));
     for r in std::iter::once(index).chain(images.iter().map(|i| format!("{repository}@{}", i.manifest_digest))) {
         // The image itself came along, byte for byte (cosign verifies a digest's signature
         // without fetching the image).
-        let mut inspect = node.enter_net();
-        inspect.args(["skopeo", "inspect", "--raw", "--tls-verify=false", &format!("docker://{r}")]);
-        let raw = run_to_end(inspect);
+        let raw = registry.in_netns(&["skopeo", "inspect", "--raw", "--tls-verify=false", &format!("docker://{r}")]);
         assert!(raw.status.success(), "{r} is not in the node's registry: {}", text(&raw.stderr));
         assert_eq!(sha256(&raw.stdout), r.split('@').nth(1).unwrap(), "{r}");
         let out = cosign.verify(&key.public, &r);

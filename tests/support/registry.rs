@@ -63,6 +63,23 @@ impl Registry {
         run_to_end(cmd)
     }
 
+    /// Runs a command in the registry's network namespace; panics with its stderr if it fails.
+    /// Returns stdout.
+    pub fn in_netns_ok(&self, argv: &[&str]) -> String {
+        let out = self.in_netns(argv);
+        assert!(out.status.success(), "{argv:?} in the registry's network namespace: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// Body bytes served for the images of `repository` (manifests and blobs) since access-log
+    /// line `from`, and the requests.
+    pub fn image_bytes_since(&self, from: usize, repository: &str) -> (u64, Vec<Served>) {
+        let served = self.served_since(from);
+        let prefix = format!("/v2/{repository}/");
+        let image: u64 = served.iter().filter(|s| s.method == "GET" && s.path.starts_with(&prefix)).map(|s| s.bytes).sum();
+        (image, served)
+    }
+
     /// Every request served so far, from the access log (combined log format).
     pub fn served(&self) -> Vec<Served> {
         let log = std::fs::read_to_string(self.dir().join("access.log")).unwrap_or_default();
@@ -89,6 +106,33 @@ impl Registry {
 
     pub fn log(&self) -> String {
         text(&std::fs::read(self.dir().join("registry.log")).unwrap_or_default())
+    }
+}
+
+/// An empty podman store of its own, for pulls, in a scratch directory.
+pub struct Store(Scratch);
+
+impl Store {
+    pub fn new() -> Store {
+        Store(Scratch::new("pull"))
+    }
+
+    /// `podman pull` (plain HTTP) into this store, in the registry's network namespace.
+    pub fn pull(&self, r: &Registry, args: &[&str]) {
+        let mut cmd = crate::podman::Podman::for_tests().other("nsenter");
+        cmd.args(["-t", &r.netns_pid().to_string(), "--net", "--", "podman", "--root"])
+            .arg(self.0.join("root"))
+            .arg("--runroot")
+            .arg(self.0.join("run"));
+        cmd.args(["--storage-driver", "vfs", "pull", "--quiet", "--tls-verify=false"]).args(args);
+        let out = run_to_end(cmd);
+        assert!(out.status.success(), "podman pull {args:?}: {}", text(&out.stderr));
+    }
+}
+
+impl Default for Store {
+    fn default() -> Store {
+        Store::new()
     }
 }
 

@@ -8,31 +8,16 @@ use crate::image::{Build, Image};
 use crate::layout::index_digest;
 use crate::namespaces::Namespaces;
 use crate::node::Root;
-use crate::process::{run_to_end, text};
 use crate::registry::{ADDRESS, Registry};
 use crate::scratch::Scratch;
 use std::path::Path;
-use std::process::{Command, Output};
-
-/// skopeo in the network namespace of `netns_pid`, plain HTTP to the registry there.
-fn skopeo(netns_pid: u32, args: &[&str]) -> Output {
-    let mut cmd = Command::new("nsenter");
-    cmd.args(["-t", &netns_pid.to_string(), "--net", "--", "skopeo"]).args(args);
-    run_to_end(cmd)
-}
-
-fn skopeo_ok(netns_pid: u32, args: &[&str]) -> String {
-    let out = skopeo(netns_pid, args);
-    assert!(out.status.success(), "skopeo {args:?}: {}", text(&out.stderr));
-    text(&out.stdout)
-}
 
 /// Pushes the build's layout (every platform and the index, digests unchanged) to
 /// `repository:<version>`; returns the index's reference, repository@digest.
-pub fn push(netns_pid: u32, build: &Build, repository: &str) -> String {
+pub fn push(registry: &Registry, build: &Build, repository: &str) -> String {
     let layout = format!("oci:{}:{}", build.layout_dir().display(), build.list_name());
     let tag = format!("docker://{repository}:{}", crate::cargo::version());
-    skopeo_ok(netns_pid, &["copy", "--quiet", "--all", "--preserve-digests", "--dest-tls-verify=false", &layout, &tag]);
+    registry.in_netns_ok(&["skopeo", "copy", "--quiet", "--all", "--preserve-digests", "--dest-tls-verify=false", &layout, &tag]);
     format!("{repository}@{}", index_digest(&build.layout_dir()))
 }
 
@@ -59,17 +44,16 @@ pub fn sign_and_attest(cosign: &Cosign, key: &KeyPair, build: &Build, images: &[
 
 /// Writes every tag of `repository` (the image's and cosign's) into one OCI layout at `dest`,
 /// each named by its tag, digests unchanged.
-pub fn export_repository(netns_pid: u32, repository: &str, dest: &Path) {
+pub fn export_repository(registry: &Registry, repository: &str, dest: &Path) {
     let tags: serde_json::Value =
-        serde_json::from_str(&skopeo_ok(netns_pid, &["list-tags", "--tls-verify=false", &format!("docker://{repository}")])).unwrap();
+        serde_json::from_str(&registry.in_netns_ok(&["skopeo", "list-tags", "--tls-verify=false", &format!("docker://{repository}")]))
+            .unwrap();
     let _ = std::fs::remove_dir_all(dest);
     for tag in tags["Tags"].as_array().unwrap() {
         let tag = tag.as_str().unwrap();
         let to = format!("oci:{}:{tag}", dest.display());
-        skopeo_ok(
-            netns_pid,
-            &["copy", "--quiet", "--all", "--preserve-digests", "--src-tls-verify=false", &format!("docker://{repository}:{tag}"), &to],
-        );
+        let from = format!("docker://{repository}:{tag}");
+        registry.in_netns_ok(&["skopeo", "copy", "--quiet", "--all", "--preserve-digests", "--src-tls-verify=false", &from, &to]);
     }
 }
 
@@ -83,8 +67,7 @@ pub fn sign_into_layout(build: &Build, images: &[Image], key: &KeyPair, dest: &P
     let cosign = Cosign { netns_pid: namespaces.pid(), home: scratch.join("cosign") };
     std::fs::create_dir_all(&cosign.home).unwrap();
     let repository = format!("{ADDRESS}/{}", crate::cargo::package_field("name"));
-    push(namespaces.pid(), build, &repository);
+    push(&registry, build, &repository);
     sign_and_attest(&cosign, key, build, images, &repository, &scratch.join("work"));
-    export_repository(namespaces.pid(), &repository, dest);
-    drop(registry);
+    export_repository(&registry, &repository, dest);
 }

@@ -40,6 +40,11 @@ fn main() {
             }
         }
     }
+    // A missing key is found before minutes of building, not after.
+    if let Some(private) = sign_key.as_ref().filter(|k| !k.is_file()) {
+        eprintln!("images: no key file {}", private.display());
+        std::process::exit(64)
+    }
     // What the provenance records as the command: this one, as typed (tests/tool runs it as images).
     let command = std::iter::once("bash tests/tool images".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
     let images = build_images(&Podman::user(), &Build::shipping(), &command);
@@ -64,10 +69,6 @@ fn main() {
         eprintln!("wrote the oci-archive {}", file.display());
     }
     if let Some(private) = sign_key {
-        if !private.is_file() {
-            eprintln!("images: no key file {}", private.display());
-            std::process::exit(64)
-        }
         let password = std::env::var("COSIGN_PASSWORD").unwrap_or_default();
         let build = Build::shipping();
         let cosign = Cosign { netns_pid: std::process::id(), home: build.dir.join("cosign") };
