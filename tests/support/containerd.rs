@@ -5,7 +5,7 @@ use crate::containerd_config::{Paths, cni_config, config};
 use crate::cri::Cri;
 use crate::image::{list_archive, list_name};
 use crate::namespaces::{Namespaces, kill_shims_of, shims_of, visible_copy};
-use crate::node::{Node, Root};
+use crate::node::{Node, Programs, Root};
 use crate::process::{Running, SIGTERM, eventually, require, run_to_end, text};
 use crate::runtime::node_root;
 use crate::scratch::Scratch;
@@ -41,9 +41,14 @@ impl Containerd {
         require("nsenter", "install util-linux (bash tests/run does)");
         let cni = match node.root {
             Root::Host => {
-                for tool in ["containerd", "ctr", "containerd-shim-runc-v2", "runc"] {
-                    require(tool, node.installed_by);
+                for tool in ["containerd", "ctr", "containerd-shim-runc-v2"] {
+                    if node.programs == Programs::Packaged {
+                        require(tool, node.installed_by);
+                    } else {
+                        node.program(tool);
+                    }
                 }
+                node.runc.binary();
                 PathBuf::from("/usr/lib/cni")
             }
             Root::SidRootfs => node_root().join("usr/lib/cni"),
@@ -102,7 +107,7 @@ impl Containerd {
     /// returns its output.
     pub fn ctr(&self, args: &[&str]) -> Output {
         let mut cmd = self.namespaces().enter();
-        cmd.args(["ctr", "--address"]).arg(self.socket()).args(["-n", K8S_NAMESPACE]).args(args);
+        cmd.arg(self.node.program("ctr")).arg("--address").arg(self.socket()).args(["-n", K8S_NAMESPACE]).args(args);
         run_to_end(cmd)
     }
 
@@ -115,7 +120,13 @@ impl Containerd {
     /// Starts the daemon in the holder's namespaces and waits until its CRI answers.
     fn start_daemon(&mut self) {
         let mut cmd = self.namespaces().enter();
-        cmd.args(["containerd", "--config"]).arg(self.dir().join(Paths::CONFIG));
+        cmd.arg(self.node.program("containerd")).arg("--config").arg(self.dir().join(Paths::CONFIG));
+        // containerd finds its shim in PATH (before its own directory): a built node's comes first.
+        if let Programs::Go(_) = self.node.programs {
+            let shim = self.node.program("containerd-shim-runc-v2");
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", shim.parent().unwrap().display()));
+        }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir().join(Paths::LOG)).unwrap();
         self.daemon = Some(Running::spawn_to(cmd, std::process::Stdio::null(), log));
         let (socket, log) = (self.socket(), self.dir().join(Paths::LOG));

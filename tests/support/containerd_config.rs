@@ -1,5 +1,5 @@
 //! The config files of a test's containerd: the daemon's own (per node dialect) and its CNI network.
-use crate::node::{ConfigFormat, Node};
+use crate::node::{ConfigFormat, Node, Root};
 use std::path::Path;
 
 /// Where, under the daemon's directory, each thing of its own lives.
@@ -27,6 +27,12 @@ impl Paths {
 /// would listen on a socket of the host's /var/run).
 pub fn config(node: &Node, dir: &Path, sandbox_image: &str) -> String {
     let d = dir.display();
+    // The node's runc, by its path where the daemon runs on the host's root (the sid rootfs's is
+    // the one in its PATH).
+    let binary_name = match node.root {
+        Root::Host => format!("\n        BinaryName = \"{}\"", node.runc.binary().display()),
+        Root::SidRootfs => String::new(),
+    };
     let registry = crate::registry::ADDRESS;
     let (socket, runc_root, cni) = (Paths::SOCKET, Paths::RUNC_ROOT, Paths::CNI_CONF);
     // The daemon's own paths: the same keys in both versions.
@@ -54,7 +60,7 @@ state = "{d}/state"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        Root = "{d}/{runc_root}"
+        Root = "{d}/{runc_root}"{binary_name}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "{d}/{cni}"
@@ -78,7 +84,7 @@ state = "{d}/state"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-        Root = "{d}/{runc_root}"
+        Root = "{d}/{runc_root}"{binary_name}
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ["/usr/lib/cni"]
     conf_dir = "{d}/{cni}"

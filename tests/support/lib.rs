@@ -12,6 +12,7 @@ pub mod cri;
 pub mod docker;
 pub mod engine;
 pub mod expected;
+pub mod go_tools;
 pub mod harness;
 pub mod image;
 pub mod inputs;

@@ -24,6 +24,8 @@ pub enum Source {
     /// A program of the sid node rootfs that tests/run makes (PAUSE_TESTS_NODE_ROOT), by its path
     /// there.
     NodeRoot(&'static str),
+    /// Built by tests/run from the tests' Go module tests/go/NAME (go_tools.rs).
+    Go(&'static str),
 }
 
 /// Debian 12's runc (1.1), what podman and containerd 1.6 run here.
@@ -33,14 +35,20 @@ pub const RUNC_1_1: Runtime = Runtime { name: "runc 1.1", from: Source::Host("ru
 /// Its sync socket is a SOCK_SEQPACKET: `readSync` peeks at the packet size (recvfrom), then reads.
 pub const RUNC_1_3: Runtime = Runtime { name: "runc 1.3", from: Source::NodeRoot("host-runc"), listener_handshake: &["read", "recvfrom"] };
 
-/// Every runtime, in the order of every table.
-pub const RUNTIMES: [&Runtime; 2] = [&RUNC_1_1, &RUNC_1_3];
+/// runc 1.4, still maintained upstream; built from the tests' Go module.
+pub const RUNC_1_4: Runtime = Runtime { name: "runc 1.4", from: Source::Go("runc-1.4"), listener_handshake: &["read", "recvfrom"] };
+/// runc 1.5, today's release; built from the tests' Go module.
+pub const RUNC_1_5: Runtime = Runtime { name: "runc 1.5", from: Source::Go("runc-1.5"), listener_handshake: &["read", "recvfrom"] };
 
-/// Expands one test body into one #[test] per runtime: `name::runc_1_1`, `name::runc_1_3`.
+/// Every runtime, in the order of every table.
+pub const RUNTIMES: [&Runtime; 4] = [&RUNC_1_1, &RUNC_1_3, &RUNC_1_4, &RUNC_1_5];
+
+/// Expands one test body into one #[test] per runtime: `name::runc_1_1` ... `name::runc_1_5`.
 #[macro_export]
 macro_rules! for_each_runtime {
     ($($body:tt)*) => {
-        $crate::for_each_row!($crate::runtime::Runtime; runc_1_1 => $crate::runtime::RUNC_1_1, runc_1_3 => $crate::runtime::RUNC_1_3; $($body)*);
+        $crate::for_each_row!($crate::runtime::Runtime; runc_1_1 => $crate::runtime::RUNC_1_1, runc_1_3 => $crate::runtime::RUNC_1_3,
+            runc_1_4 => $crate::runtime::RUNC_1_4, runc_1_5 => $crate::runtime::RUNC_1_5; $($body)*);
     };
 }
 
@@ -59,6 +67,7 @@ impl Runtime {
         match self.from {
             Source::Host(program) => require(program, "install runc (bash tests/run does)"),
             Source::NodeRoot(path) => node_root().join(path),
+            Source::Go(module) => crate::go_tools::tool(module, "runc"),
         }
     }
 
