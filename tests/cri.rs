@@ -1,7 +1,8 @@
 //! On a Kubernetes node: containerd's CRI runs this image as the pod sandbox, driven the way
 //! kubelet drives it (CRI v1 over the socket), each test with a containerd of its own, on every
-//! node of the node table (support/node.rs): Debian 12's containerd 1.6 with runc 1.1, and
-//! Debian sid's containerd 2.x with runc 1.3.
+//! node of the node table (support/node.rs): Debian 12's containerd 1.6 with runc 1.1, Debian
+//! sid's containerd 2.1 with runc 1.3, and containerd 2.3 with runc 1.5 and 2.4 with runc 1.4 built
+//! from the tests' Go module.
 use k8s_cri::v1::NamespaceMode;
 use pause_tests::containerd::*;
 use pause_tests::for_each_node;
@@ -311,5 +312,27 @@ for_each_node! {
             let id = result.unwrap_or_else(|e| panic!("{}: RunPodSandbox: {e}", node.name));
             assert!(c.cri().pod_ready(&id));
         }
+    }
+}
+
+/// The leading version number of a version string: "1.6.20" of "1.6.20~ds1", "2.3.7" of "v2.3.7".
+fn release(version: &str) -> &str {
+    let v = version.trim_start_matches('v');
+    &v[..v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len())]
+}
+
+for_each_node! {
+    /// README's node table names the containerd and runc versions this node runs, as the daemon's
+    /// CRI Version call and `runc --version` report them (so the table cannot drift).
+    fn the_readme_node_table_names_what_the_node_runs(node) {
+        let c = Containerd::start_with(node, "localhost/pause-not-used:0", &[]);
+        let containerd = c.cri().runtime_version().rsplit(' ').next().unwrap().to_string();
+        let runc = node.runc.version();
+        let runc = runc.strip_prefix("runc version ").unwrap_or_else(|| panic!("{}: runc --version says {runc}", node.name));
+        let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+        let row = readme.lines().find(|l| l.starts_with(&format!("| `{}` |", node.name)));
+        let row = row.unwrap_or_else(|| panic!("README's node table has no row for {}", node.name));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!((cells[2], cells[3]), (release(&containerd), release(runc)), "README's row for {}: {row}", node.name);
     }
 }

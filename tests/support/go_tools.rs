@@ -17,3 +17,101 @@ pub fn tool(module: &str, name: &str) -> PathBuf {
     assert!(path.is_file(), "{} is missing: tests/go-tools builds no {name} from tests/go/{module}", path.display());
     path
 }
+
+/// A go.mod as `go mod edit -json` prints it (the Go toolchain reads it; nothing parsed by hand).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GoMod {
+    pub go: Option<String>,
+    #[serde(default)]
+    pub godebug: Vec<GoDebug>,
+    #[serde(default)]
+    pub require: Vec<Require>,
+    #[serde(default)]
+    pub replace: Vec<Replace>,
+    #[serde(default)]
+    pub tool: Vec<Tool>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GoDebug {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Require {
+    pub path: String,
+    pub version: String,
+    #[serde(default)]
+    pub indirect: bool,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Replace {
+    pub old: Module,
+    pub new: Module,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Module {
+    pub path: String,
+    #[serde(default)]
+    pub version: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tool {
+    pub path: String,
+}
+
+impl GoMod {
+    /// Reads the go.mod at `path` with `go mod edit -json`.
+    pub fn read(path: &std::path::Path) -> GoMod {
+        let go = crate::process::require("go", "install Go 1.26.8 or later (the tests build their Go tools with it)");
+        let out = std::process::Command::new(go).args(["mod", "edit", "-json"]).arg(path).output().unwrap();
+        assert!(out.status.success(), "go mod edit -json {}: {}", path.display(), crate::process::text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("go mod edit -json {}: {e}", path.display()))
+    }
+
+    /// The one module required directly: the project this tool module builds.
+    pub fn project(&self) -> &Require {
+        let direct: Vec<&Require> = self.require.iter().filter(|r| !r.indirect).collect();
+        assert_eq!(direct.len(), 1, "a tool module requires exactly one project directly: {direct:?}");
+        direct[0]
+    }
+
+    /// The version this go.mod requires of `path`, if any.
+    pub fn version_of(&self, path: &str) -> Option<&str> {
+        self.require.iter().find(|r| r.path == path).map(|r| r.version.as_str())
+    }
+}
+
+/// The tests' Go modules: tests/go/NAME for each NAME, sorted.
+pub fn modules() -> Vec<(String, PathBuf)> {
+    let dir = crate::cargo::repo_root().join("tests/go");
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .filter(|e| e.path().join("go.mod").is_file())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    found.sort();
+    found
+}
+
+/// The go.mod of `module` at `version` as the Go module proxy served it to tests/run (in the
+/// module cache of the Go tools' build).
+pub fn upstream_go_mod(module: &str, version: &str) -> PathBuf {
+    // The module cache escapes capital letters as '!' + lower case.
+    let escaped: String =
+        module.chars().flat_map(|c| if c.is_ascii_uppercase() { vec!['!', c.to_ascii_lowercase()] } else { vec![c] }).collect();
+    let path = root().join("gomodcache/cache/download").join(escaped).join("@v").join(format!("{version}.mod"));
+    assert!(path.is_file(), "{} is missing: the Go tools' module cache has no go.mod of {module}@{version}", path.display());
+    path
+}

@@ -161,9 +161,15 @@ impl Drop for Running {
 }
 
 /// Runs `f` while three threads keep the CPUs busy (what happens rarely in a runtime's Go code,
-/// a signal in the wrong moment or its scheduler's work, shows up under load).
+/// a signal in the wrong moment or its scheduler's work, shows up under load). One such window at
+/// a time in a test process: tests that run in parallel (one per runtime or node) would otherwise
+/// stack their busy threads (four runtimes: twelve spinning threads on two cores), and podman then
+/// gives up on the container ("container creation timeout"), which is no finding about the runtime.
 pub fn under_load<T>(f: impl FnOnce() -> T) -> T {
     use std::sync::atomic::{AtomicBool, Ordering};
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed inside its window poisons the lock; the next one may still run.
+    let _window = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     /// Stops the busy threads when dropped, also if `f` panics (else the scope never ends).
     struct Stop<'a>(&'a AtomicBool);
     impl Drop for Stop<'_> {

@@ -130,8 +130,8 @@ fn catatonit_archive() -> (String, std::path::PathBuf) {
     (name, file)
 }
 
-/// The CRI section, on each node of the node table (containerd 1.6 with runc 1.1, containerd 2.x
-/// with runc 1.3): each image as the sandbox image of the same (throwaway) containerd, 20
+/// The CRI section, on each node of the node table (containerd 1.6 with runc 1.1, 2.1 with runc
+/// 1.3, 2.3 with runc 1.5, 2.4 with runc 1.4): each image as the sandbox image of the same (throwaway) containerd, 20
 /// sandboxes one after another: RunPodSandbox until it returns READY, StopPodSandbox, the sandbox
 /// process's RSS and PSS once it sleeps, and the memory the kernel charges to the sandbox's own
 /// cgroup (user and kernel memory of the cgroup that holds only that process). Medians.
