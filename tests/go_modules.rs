@@ -21,7 +21,9 @@ fn each_go_module_builds_its_project_with_the_projects_own_dependency_versions()
         assert!(!ours.tool.is_empty(), "tests/go/{name} names no tool to build");
         let upstream = GoMod::read(&upstream_go_mod(&project.path, &project.version));
         let mut compared = 0;
-        for r in upstream.require.iter().filter(|r| r.version != "v0.0.0") {
+        // What the project requires for parts not built here (its tests, other commands) is not in
+        // the build list; every module both require must be at the project's version.
+        for r in upstream.require.iter().filter(|r| r.version != "v0.0.0" && ours.version_of(&r.path).is_some()) {
             let got = ours.version_of(&r.path);
             assert_eq!(
                 got,
@@ -61,9 +63,14 @@ fn kubelet_replaces_exactly_the_staging_modules_kubernetes_requires_at_v0_0_0() 
             r.old.path
         );
     }
-    let debug = |m: &GoMod| m.godebug.iter().map(|d| format!("{}={}", d.key, d.value)).collect::<Vec<_>>();
-    assert_eq!(debug(&ours), debug(&upstream), "godebug");
-    assert!(!debug(&upstream).is_empty(), "kubernetes' go.mod has no godebug line to copy");
+    // `go mod edit -json` (Go 1.26) leaves godebug out: the directive's lines, as written.
+    let godebug = |path: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().filter(|l| l.starts_with("godebug")).map(String::from).collect()
+    };
+    let theirs = godebug(&upstream_go_mod(&kubernetes.path, &kubernetes.version));
+    assert!(!theirs.is_empty(), "kubernetes' go.mod has no godebug line to copy");
+    assert_eq!(godebug(&dir.join("go.mod")), theirs, "godebug");
 }
 
 /// What a program tests/run built prints for its version flag (stdout).

@@ -18,26 +18,22 @@ pub fn tool(module: &str, name: &str) -> PathBuf {
     path
 }
 
+/// A JSON list that `go mod edit -json` prints as null when empty.
+fn list<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(<Option<Vec<T>> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
 /// A go.mod as `go mod edit -json` prints it (the Go toolchain reads it; nothing parsed by hand).
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GoMod {
     pub go: Option<String>,
-    #[serde(default)]
-    pub godebug: Vec<GoDebug>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list")]
     pub require: Vec<Require>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list")]
     pub replace: Vec<Replace>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list")]
     pub tool: Vec<Tool>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GoDebug {
-    pub key: String,
-    pub value: String,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -79,11 +75,21 @@ impl GoMod {
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("go mod edit -json {}: {e}", path.display()))
     }
 
-    /// The one module required directly: the project this tool module builds.
+    /// The project this tool module builds: the required module that provides every `tool`
+    /// package (the longest module path each tool path starts with).
     pub fn project(&self) -> &Require {
-        let direct: Vec<&Require> = self.require.iter().filter(|r| !r.indirect).collect();
-        assert_eq!(direct.len(), 1, "a tool module requires exactly one project directly: {direct:?}");
-        direct[0]
+        let provider = |tool: &str| {
+            self.require
+                .iter()
+                .filter(|r| tool == r.path || tool.starts_with(&format!("{}/", r.path)))
+                .max_by_key(|r| r.path.len())
+                .unwrap_or_else(|| panic!("no required module provides the tool {tool}"))
+        };
+        let first = provider(&self.tool.first().expect("a tool module names at least one tool").path);
+        for t in &self.tool {
+            assert_eq!(provider(&t.path).path, first.path, "the tools of one module come from one project");
+        }
+        first
     }
 
     /// The version this go.mod requires of `path`, if any.
