@@ -105,6 +105,14 @@ impl Cri {
         self.pod_info(id)["pid"].as_u64().expect("pid in the sandbox info") as u32
     }
 
+    /// The host pid of a container's init, from its verbose status.
+    pub fn container_pid(&self, id: &str) -> u32 {
+        let r =
+            self.ok("ContainerStatus", self.runtime().container_status(ContainerStatusRequest { container_id: id.into(), verbose: true }));
+        let info: serde_json::Value = serde_json::from_str(r.info.get("info").expect("verbose info")).unwrap();
+        info["pid"].as_u64().expect("pid in the container info") as u32
+    }
+
     /// The sandbox's network namespace path, from the verbose status.
     pub fn netns_path(&self, id: &str) -> String {
         let info = self.pod_info(id);
@@ -127,6 +135,11 @@ impl Cri {
             .into_iter()
             .map(|p| p.id)
             .collect()
+    }
+
+    /// Every sandbox the daemon knows, with its metadata (name, attempt) and state.
+    pub fn pods(&self) -> Vec<PodSandbox> {
+        self.ok("ListPodSandbox", self.runtime().list_pod_sandbox(ListPodSandboxRequest { filter: None })).items
     }
 
     /// StopPodSandbox + RemovePodSandbox of `ids`, bounded in time and ignoring errors: for

@@ -1,0 +1,366 @@
+//! Under a real kubelet: kubelet 1.37 (built from the tests' Go module), standalone, runs static
+//! pods written as a user writes them, on today's long-term node (containerd 2.3 with runc 1.5)
+//! whose pinned sandbox image is this image. Each test has its own kubelet, containerd,
+//! namespaces and cgroupRoot (support/kubelet.rs); the host's sysctls are put back afterwards.
+use pause_tests::busybox::BUSYBOX;
+use pause_tests::image::list_name;
+use pause_tests::kubelet::*;
+use pause_tests::node::CONTAINERD_2_3;
+use pause_tests::prelude::*;
+use std::time::{Duration, Instant};
+
+/// The node kubelet drives: containerd 2.3 with runc 1.5.
+const NODE: &pause_tests::node::Node = &CONTAINERD_2_3;
+
+/// A pod of a busybox httpd and a client that fetches its page over localhost.
+fn web_manifest() -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: server
+    image: {BUSYBOX}
+    imagePullPolicy: Never
+    command: ["sh", "-c", "mkdir -p /www && echo hello from the server > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    readinessProbe:
+      httpGet: {{path: /index.html, port: 8080}}
+      periodSeconds: 1
+  - name: client
+    image: {BUSYBOX}
+    imagePullPolicy: Never
+    command: ["sh", "-c", "mkdir -p /tmp; until wget -q -O /tmp/got http://localhost:8080/index.html; do sleep 1; done; cat /tmp/got; exec sleep 1000000"]
+    readinessProbe:
+      exec: {{command: ["test", "-s", "/tmp/got"]}}
+      periodSeconds: 1
+"#
+    )
+}
+
+/// The sandbox containerd runs for the static pod `name` (kubelet's name for it): its id.
+fn sandbox_of(k: &Kubelet, name: &str) -> k8s_cri::v1::PodSandbox {
+    let pods = k.containerd.cri().pods();
+    let mut ready: Vec<_> = pods
+        .into_iter()
+        .filter(|p| p.metadata.as_ref().is_some_and(|m| m.name == name) && p.state == k8s_cri::v1::PodSandboxState::SandboxReady as i32)
+        .collect();
+    assert_eq!(ready.len(), 1, "not exactly one ready sandbox named {name}: {ready:#?}");
+    ready.remove(0)
+}
+
+/// The image containerd recorded for a container (the sandbox's: its sandbox image), by `ctr`.
+fn image_of(k: &Kubelet, container: &str) -> String {
+    let info: serde_json::Value = serde_json::from_str(&k.containerd.ctr_ok(&["containers", "info", container])).unwrap();
+    info["Image"].as_str().expect("Image in ctr containers info").to_string()
+}
+
+/// A pod of two containers, a busybox httpd and a client: /pods says Running and Ready; its
+/// sandbox's image is this image by its pinned name; pause is the sandbox process, as 65535,
+/// asleep; the client got the server's page over localhost (its log says so).
+#[test]
+fn a_two_container_pod_runs_with_pause_as_its_sandbox() {
+    let k = Kubelet::start(NODE);
+    k.write_manifest("web.yaml", &web_manifest());
+    let name = format!("web-{NODE_NAME}");
+    let pod = k.wait_ready(&name);
+    assert_eq!(pod.status.container_statuses.len(), 2, "{pod:#?}");
+    assert!(pod.status.container_statuses.iter().all(|c| c.ready && c.restart_count == 0), "{pod:#?}");
+    let sandbox = sandbox_of(&k, &name);
+    assert_eq!(image_of(&k, &sandbox.id), list_name(), "the sandbox is not this image");
+    let pause = k.containerd.cri().pause_pid(&sandbox.id);
+    assert_eq!(text(&std::fs::read(format!("/proc/{pause}/cmdline")).unwrap()).trim_end_matches('\0'), "/pause");
+    assert_eq!(status_field(pause, "Uid").unwrap().split_whitespace().next(), Some("65535"));
+    wait_until_asleep(pause);
+    let log = k.container_log(&pod, "client");
+    assert!(log.contains("hello from the server"), "the client's log has not the server's page:\n{log}");
+}
+
+/// The id containerd gave a container kubelet reports (`containerd://<id>`).
+fn container_id(pod: &Pod, container: &str) -> String {
+    let status =
+        pod.status.container_statuses.iter().find(|c| c.name == container).unwrap_or_else(|| panic!("no container {container}: {pod:#?}"));
+    status.container_id.strip_prefix("containerd://").unwrap_or_else(|| panic!("container id {:?}", status.container_id)).to_string()
+}
+
+/// A pod whose containers share its PID namespace: one sleeping busybox, `sleeper`.
+fn shared_pid_manifest() -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: shared
+spec:
+  shareProcessNamespace: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: sleeper
+    image: {BUSYBOX}
+    imagePullPolicy: Never
+    command: ["sleep", "1000000"]
+  - name: other
+    image: {BUSYBOX}
+    imagePullPolicy: Never
+    command: ["sleep", "1000000"]
+"#
+    )
+}
+
+/// `shareProcessNamespace: true`: every container sees /pause as PID 1; 1,000 orphans a container
+/// leaves are pause's children while they live and none stays a zombie, and pause had no wake-up
+/// for them (voluntary context switches).
+#[test]
+fn b_a_shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans() {
+    let k = Kubelet::start(NODE);
+    k.write_manifest("shared.yaml", &shared_pid_manifest());
+    let name = format!("shared-{NODE_NAME}");
+    let pod = k.wait_ready(&name);
+    let pause = k.containerd.cri().pause_pid(&sandbox_of(&k, &name).id);
+    for container in ["sleeper", "other"] {
+        let r = k.containerd.cri().exec_sync(&container_id(&pod, container), &["cat", "/proc/1/cmdline"], 10);
+        assert_eq!(r.stdout.trim_end_matches('\0'), "/pause", "{container} sees PID 1 as {r:?}");
+    }
+    wait_until_asleep(pause);
+    let switches = voluntary_switches(pause);
+    // Each orphan lives 2 s, so it is seen as pause's child; the shell exits at once.
+    let storm = "for i in $(seq 1000); do sleep 2 </dev/null >/dev/null 2>&1 & done";
+    let r = k.containerd.cri().exec_sync(&container_id(&pod, "sleeper"), &["sh", "-c", storm], 30);
+    assert_eq!(r.exit_code, 0, "{r:?}");
+    let adopted = children_of(pause).len();
+    assert!(adopted >= 900, "only {adopted} of the 1000 orphans are pause's children");
+    assert!(eventually(Duration::from_secs(30), || children_of(pause).is_empty()), "orphans left: {:?}", children_of(pause));
+    assert_eq!(zombies_of(pause), 0);
+    let woken = voluntary_switches(pause) - switches;
+    println!("pause adopted {adopted} orphans, reaped them all; voluntary context switches meanwhile: {woken}");
+    assert!(woken <= WAKE_UPS_SLACK, "pause was woken {woken} times by the orphans");
+}
+
+/// A pod whose securityContext sets the user, group, seccomp profile (the shipped seccomp.json,
+/// Localhost) and a safe namespaced sysctl; its container asks for the runtime's default profile.
+fn secured_manifest() -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: secured
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext:
+    runAsUser: 4321
+    runAsGroup: 8765
+    seccompProfile:
+      type: Localhost
+      localhostProfile: pause.json
+    sysctls:
+    - name: net.ipv4.ip_unprivileged_port_start
+      value: "100"
+  containers:
+  - name: sleeper
+    image: {BUSYBOX}
+    imagePullPolicy: Never
+    command: ["sleep", "1000000"]
+    # The pod's profile is pause's (the sandbox's); a busybox needs more.
+    securityContext:
+      seccompProfile:
+        type: RuntimeDefault
+"#
+    )
+}
+
+/// A pod that asks for the runtime's default seccomp profile.
+fn runtime_default_manifest() -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: default-seccomp
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext:
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+  - name: sleeper
+    image: {BUSYBOX}
+    imagePullPolicy: Never
+    command: ["sleep", "1000000"]
+"#
+    )
+}
+
+/// The seccomp filter of a sandbox, as syscall names, from the runtime spec containerd made.
+fn sandbox_filter(k: &Kubelet, sandbox: &str) -> Vec<String> {
+    let spec = &k.containerd.cri().pod_info(sandbox)["runtimeSpec"]["linux"]["seccomp"];
+    names_of(&spec["syscalls"])
+}
+
+/// The syscall names of a list of seccomp rules, sorted.
+fn names_of(rules: &serde_json::Value) -> Vec<String> {
+    let mut n: Vec<String> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()))
+        .collect();
+    n.sort();
+    n.dedup();
+    n
+}
+
+/// The pod's securityContext reaches the sandbox: pause runs as runAsUser/runAsGroup, asleep, in a
+/// network namespace with the pod's sysctl. Its seccomp profile does not: kubelet gives every
+/// sandbox RuntimeDefault whatever the pod asks for (kuberuntime_sandbox.go, kubernetes#84623),
+/// so a pod with the shipped seccomp.json as its Localhost profile has pause under containerd's
+/// default filter (Seccomp 2, no_new_privs), the same filter as a RuntimeDefault pod's sandbox.
+#[test]
+fn c_the_pods_security_context_reaches_the_sandbox_but_its_seccomp_profile_does_not() {
+    let k = Kubelet::start(NODE);
+    k.install_seccomp_profile("pause.json", &repo_root().join("seccomp.json"));
+    k.write_manifest("secured.yaml", &secured_manifest());
+    k.write_manifest("default-seccomp.yaml", &runtime_default_manifest());
+    let mut filters = Vec::new();
+    for name in ["secured", "default-seccomp"] {
+        let name = format!("{name}-{NODE_NAME}");
+        k.wait_ready(&name);
+        let sandbox = sandbox_of(&k, &name);
+        let pause = k.containerd.cri().pause_pid(&sandbox.id);
+        wait_until_asleep(pause);
+        assert_eq!(status_field(pause, "Seccomp").as_deref(), Some("2"), "{name}: no seccomp filter");
+        assert_eq!(status_field(pause, "NoNewPrivs").as_deref(), Some("1"), "{name}");
+        filters.push(sandbox_filter(&k, &sandbox.id));
+    }
+    assert_eq!(filters[0], filters[1], "the Localhost pod's sandbox filter differs from the RuntimeDefault pod's");
+    assert_ne!(filters[0], names_of(&pause_tests::seccomp::profile()["syscalls"]), "kubelet passed the pod's profile to the sandbox");
+    let sandbox = sandbox_of(&k, &format!("secured-{NODE_NAME}"));
+    let pause = k.containerd.cri().pause_pid(&sandbox.id);
+    assert_eq!(status_field(pause, "Uid").unwrap().split_whitespace().next(), Some("4321"));
+    assert_eq!(status_field(pause, "Gid").unwrap().split_whitespace().next(), Some("8765"));
+    let mut sysctl = std::process::Command::new("nsenter");
+    sysctl.args(["-t", &pause.to_string(), "--net", "--", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]);
+    assert_eq!(text(&run_to_end(sysctl).stdout).trim(), "100", "the pod's sysctl is not set in its network namespace");
+}
+
+/// pause killed with SIGKILL from the host: kubelet sees the sandbox die, makes a new one (attempt
+/// 1) and starts the containers again; the pod is Ready again. The time it took is printed.
+#[test]
+fn d_a_killed_pause_is_recreated_by_kubelet() {
+    let k = Kubelet::start(NODE);
+    k.write_manifest("web.yaml", &web_manifest());
+    let name = format!("web-{NODE_NAME}");
+    k.wait_ready(&name);
+    let first = sandbox_of(&k, &name);
+    let pause = k.containerd.cri().pause_pid(&first.id);
+    let t = Instant::now();
+    signal(pause, SIGKILL);
+    let mut again = None;
+    let recreated = eventually(POD_READY_LIMIT, || {
+        std::thread::sleep(Duration::from_millis(200));
+        again = k.pod(&name).filter(|p| p.is_running_and_ready() && p.status.container_statuses.iter().all(|c| c.restart_count >= 1));
+        again.is_some()
+    });
+    assert!(recreated, "the pod is not Ready again with restarted containers; kubelet's log ends:\n{}", k.log_tail(40));
+    println!("from SIGKILL of pause to the pod Ready again: {:.1?}", t.elapsed());
+    let second = sandbox_of(&k, &name);
+    assert_ne!(second.id, first.id);
+    assert_eq!(second.metadata.unwrap().attempt, 1, "the new sandbox's attempt");
+    let new_pause = k.containerd.cri().pause_pid(&second.id);
+    assert_ne!(new_pause, pause);
+    assert_eq!(text(&std::fs::read(format!("/proc/{new_pause}/cmdline")).unwrap()).trim_end_matches('\0'), "/pause");
+}
+
+/// The manifest removed: the containers stop, then the sandbox; then no pause, no shim, no mount
+/// of the sandbox and no pinned network namespace is left.
+#[test]
+fn e_a_removed_manifest_leaves_nothing_behind() {
+    let k = Kubelet::start(NODE);
+    k.write_manifest("web.yaml", &web_manifest());
+    let name = format!("web-{NODE_NAME}");
+    let pod = k.wait_ready(&name);
+    let sandbox = sandbox_of(&k, &name);
+    let pause = k.containerd.cri().pause_pid(&sandbox.id);
+    let inits: Vec<u32> = ["server", "client"].iter().map(|c| k.containerd.cri().container_pid(&container_id(&pod, c))).collect();
+    let t = Instant::now();
+    k.remove_manifest("web.yaml");
+    let (mut containers_gone, mut pause_gone) = (None, None);
+    let stopped = eventually(Duration::from_secs(60), || {
+        if containers_gone.is_none() && inits.iter().all(|p| stat(*p).is_none()) {
+            containers_gone = Some(t.elapsed());
+        }
+        if pause_gone.is_none() && stat(pause).is_none() {
+            pause_gone = Some(t.elapsed());
+        }
+        containers_gone.is_some() && pause_gone.is_some()
+    });
+    assert!(stopped, "after the manifest was removed: containers gone {containers_gone:?}, pause gone {pause_gone:?}");
+    println!("manifest removed: containers gone after {containers_gone:.1?}, pause after {pause_gone:.1?}");
+    assert!(containers_gone <= pause_gone, "pause ended before the containers");
+    let clean = eventually(Duration::from_secs(90), || {
+        std::thread::sleep(Duration::from_millis(200));
+        k.containerd.shims().is_empty()
+            && k.containerd.mounts_of(&sandbox.id).is_empty()
+            && k.containerd.pinned_netns().is_empty()
+            && k.pod(&name).is_none()
+    });
+    assert!(
+        clean,
+        "left: shims {:?}, mounts {:?}, network namespaces {:?}, pod reported: {}",
+        k.containerd.shims(),
+        k.containerd.mounts_of(&sandbox.id),
+        k.containerd.pinned_netns(),
+        k.pod(&name).is_some()
+    );
+    println!("no shim, mount or network namespace left {:.1?} after the manifest was removed", t.elapsed());
+}
+
+/// kubelet restarted while the pod runs: it adopts the same sandbox (same id, attempt 0, same
+/// pause) and the containers keep running (no restart).
+#[test]
+fn f_a_restarted_kubelet_adopts_the_running_sandbox() {
+    let mut k = Kubelet::start(NODE);
+    k.write_manifest("web.yaml", &web_manifest());
+    let name = format!("web-{NODE_NAME}");
+    k.wait_ready(&name);
+    let before = sandbox_of(&k, &name);
+    let pause = k.containerd.cri().pause_pid(&before.id);
+    k.restart();
+    let pod = k.wait_ready(&name);
+    // A few of kubelet's sync periods (1 s file checks, 1 s probes) to change its mind in.
+    std::thread::sleep(Duration::from_secs(5));
+    let after = sandbox_of(&k, &name);
+    assert_eq!(after.id, before.id, "kubelet made a new sandbox");
+    assert_eq!(after.metadata.unwrap().attempt, 0);
+    assert_eq!(k.containerd.cri().pause_pid(&after.id), pause);
+    assert!(stat(pause).is_some(), "pause {pause} is gone");
+    let pod_now = k.pod(&name).unwrap();
+    assert!(pod_now.status.container_statuses.iter().all(|c| c.restart_count == 0), "{pod:#?}");
+}
+
+/// What kubelet changed on the host is put back when the test's kubelet is dropped: the global
+/// sysctls it writes (at least one of which differs from the host's while it runs), the cgroups
+/// under its cgroupRoot, and its mounts.
+#[test]
+fn the_host_is_as_before_when_the_kubelet_is_gone() {
+    let before: Vec<(&str, String)> =
+        pause_tests::host_state::KUBELET_SYSCTLS.iter().map(|n| (*n, pause_tests::host_state::read_sysctl(n))).collect();
+    let k = Kubelet::start(NODE);
+    k.write_manifest("web.yaml", &web_manifest());
+    k.wait_ready(&format!("web-{NODE_NAME}"));
+    let written: Vec<(&str, String)> =
+        pause_tests::host_state::KUBELET_SYSCTLS.iter().map(|n| (*n, pause_tests::host_state::read_sysctl(n))).collect();
+    println!("sysctls before: {before:?}\nwhile kubelet runs: {written:?}");
+    let cgroups = k.cgroup_root.cgroups();
+    assert!(cgroups.iter().any(|c| c.ends_with("kubepods")), "kubelet made no kubepods cgroup under {}: {cgroups:?}", k.cgroup_root.name);
+    let root = k.cgroup_root.name.clone();
+    let dir = k.dir().to_path_buf();
+    drop(k);
+    let after: Vec<(&str, String)> =
+        pause_tests::host_state::KUBELET_SYSCTLS.iter().map(|n| (*n, pause_tests::host_state::read_sysctl(n))).collect();
+    assert_eq!(after, before, "sysctls not restored");
+    let left: Vec<_> =
+        pause_tests::host_state::hierarchies().iter().map(|h| h.join(root.trim_start_matches('/'))).filter(|p| p.exists()).collect();
+    assert!(left.is_empty(), "cgroups left: {left:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(dir.to_str().unwrap()), "mounts left under {}", dir.display());
+}
