@@ -26,24 +26,34 @@ pub fn read_sysctl(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_string()
 }
 
-/// The values of KUBELET_SYSCTLS when made; writes them back when dropped, also when the test
-/// fails. (Two kubelets at once would record each other's writes: support/kubelet.rs runs one at
-/// a time.)
-pub struct Sysctls {
-    pub before: Vec<(&'static str, String)>,
-}
+/// The values of KUBELET_SYSCTLS before the first of this test process's running kubelets
+/// started, and how many run now: a second kubelet's own record would be the first one's writes.
+static RECORDED: std::sync::Mutex<(usize, Vec<(&'static str, String)>)> = std::sync::Mutex::new((0, Vec::new()));
+
+/// One kubelet's share of the record: made before it starts; when the last share is dropped (its
+/// kubelet stopped), the recorded values are written back, also when the test fails.
+pub struct Sysctls(());
 
 impl Sysctls {
     pub fn record() -> Sysctls {
-        Sysctls { before: KUBELET_SYSCTLS.iter().map(|n| (*n, read_sysctl(n))).collect() }
+        let mut r = RECORDED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if r.0 == 0 {
+            r.1 = KUBELET_SYSCTLS.iter().map(|n| (*n, read_sysctl(n))).collect();
+        }
+        r.0 += 1;
+        Sysctls(())
     }
 }
 
 impl Drop for Sysctls {
     fn drop(&mut self) {
-        for (name, value) in &self.before {
-            if let Err(e) = std::fs::write(sysctl_path(name), value) {
-                eprintln!("could not restore {name} to {value}: {e}");
+        let mut r = RECORDED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        r.0 -= 1;
+        if r.0 == 0 {
+            for (name, value) in &r.1 {
+                if let Err(e) = std::fs::write(sysctl_path(name), value) {
+                    eprintln!("could not restore {name} to {value}: {e}");
+                }
             }
         }
     }

@@ -116,35 +116,66 @@ fn config(dir: &std::path::Path, containerd: &Containerd, cgroup_root: &str) -> 
 }
 
 /// A standalone kubelet and the containerd it drives. Dropping it stops kubelet, then containerd
-/// with every pod (containerd's guard), removes every cgroup under the cgroupRoot, and writes back
-/// the sysctls kubelet changed; also when the test fails. One at a time in a test process: the
-/// sysctls are global, and so is what a full node costs two cores.
+/// with every pod (containerd's guard), removes every cgroup under the cgroupRoot, and, when no
+/// other kubelet of the test process runs, writes back the sysctls kubelets changed; also when
+/// the test fails.
 pub struct Kubelet {
     daemon: Option<Running>,
     pub containerd: Containerd,
     pub cgroup_root: CgroupRoot,
-    pub sysctls: Sysctls,
+    _sysctls: Sysctls,
     scratch: Scratch,
-    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+    _lease: Lease,
 }
 
-/// Held by the one kubelet of this test process (a test that failed poisons it; the next may run).
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Kubelets of a test process run side by side (each holds a read lease) unless one runs alone
+/// (the write lease), so that a test can see the host as it was before any kubelet.
+static KUBELETS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+enum Lease {
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+}
+
+/// Whether a kubelet shares the test process with others or runs alone.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Company {
+    Shared,
+    Alone,
+}
 
 impl Kubelet {
     /// containerd of `node` with this image as its sandbox image (Containerd::start), and a
     /// kubelet on it, up when its read-only port answers.
     pub fn start(node: &'static Node) -> Kubelet {
+        Kubelet::start_with(node, serde_json::json!({}))
+    }
+
+    /// The same with `settings` (a KubeletConfiguration fragment) over the tests' configuration.
+    pub fn start_with(node: &'static Node, settings: serde_json::Value) -> Kubelet {
+        Kubelet::start_on(Company::Shared, settings, || Containerd::start(node))
+    }
+
+    /// A kubelet with `settings` over the tests' configuration, in `company`, on the containerd
+    /// `containerd` starts.
+    pub fn start_on(company: Company, settings: serde_json::Value, containerd: impl FnOnce() -> Containerd) -> Kubelet {
         crate::process::require("curl", "apt-get install curl (bash tests/run does)");
-        let one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A test that failed poisons the lock; the next one may still run.
+        let lease = match company {
+            Company::Shared => Lease::Shared(KUBELETS.read().unwrap_or_else(|poisoned| poisoned.into_inner())),
+            Company::Alone => Lease::Alone(KUBELETS.write().unwrap_or_else(|poisoned| poisoned.into_inner())),
+        };
         let sysctls = Sysctls::record();
         let cgroup_root = CgroupRoot::make();
-        let containerd = Containerd::start(node);
+        let containerd = containerd();
         let scratch = Scratch::new("kubelet");
         for sub in ["manifests", "root", "pki", "pod-logs", "volume-plugins"] {
             std::fs::create_dir_all(scratch.join(sub)).unwrap();
         }
-        let cfg = config(scratch.path(), &containerd, &cgroup_root.name);
+        let mut cfg = config(scratch.path(), &containerd, &cgroup_root.name);
+        for (key, value) in settings.as_object().expect("settings are a JSON object") {
+            cfg[key] = value.clone();
+        }
         std::fs::write(scratch.join("config.json"), serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
         // kubelet writes container log links to the fixed /var/log/containers: a tmpfs of the
         // namespace's own. The node IP on a veth pair of the namespace.
@@ -154,7 +185,7 @@ impl Kubelet {
         ns.ok(&["ip", "addr", "add", &format!("{NODE_IP}/24"), "dev", "node0"]);
         ns.ok(&["ip", "link", "set", "node0", "up"]);
         ns.ok(&["ip", "link", "set", "node1", "up"]);
-        let mut k = Kubelet { daemon: None, containerd, cgroup_root, sysctls, scratch, _one_at_a_time: one_at_a_time };
+        let mut k = Kubelet { daemon: None, containerd, cgroup_root, _sysctls: sysctls, scratch, _lease: lease };
         k.start_daemon();
         k
     }
