@@ -84,6 +84,11 @@ impl Containerd {
         self.scratch.path()
     }
 
+    /// The host pid of the daemon.
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon.as_ref().expect("containerd is not running").pid
+    }
+
     /// The host pid of the process holding the daemon's network and mount namespaces.
     pub fn holder_pid(&self) -> u32 {
         self.namespaces().pid()

@@ -2,6 +2,7 @@
 //!
 //!   bash tests/tool bench            (as root; takes about 5 minutes)
 //!   bash tests/tool bench --cri      (only the CRI section: pause and catatonit -P as sandbox)
+//!   bash tests/tool bench --kubelet  (only a full kubelet node: 110 pods on each sandbox image)
 //!
 //! Peers (Debian packages): tini-static, catatonit -P, dumb-init. Each runs as PID 1 of its own
 //! PID namespace (`unshare --pid --fork`), the way a pod's infra process runs; tini and dumb-init
@@ -185,6 +186,66 @@ fn cri_rows() -> Vec<(String, &'static str, Vec<f64>)> {
     rows
 }
 
+/// The kubelet section: a full node (kubelet's default max-pods, 110 static pods of one busybox
+/// `sleep` container each) on containerd 2.3 with runc 1.5, once with each image as the sandbox
+/// image: the time from the manifests written to every pod Running and Ready, the memory charged
+/// to the sandboxes' own cgroups (sum), and the node's memory at rest, the PSS of kubelet,
+/// containerd, the shims and the sandbox processes, 10 s after the last pod got Ready.
+fn kubelet_rows() -> Vec<(String, &'static str, Vec<f64>)> {
+    use pause_tests::kubelet::{Company, Kubelet, NODE_NAME};
+    const PODS: usize = 110;
+    let ours = (pause_tests::image::list_name(), pause_tests::image::list_archive());
+    let theirs = catatonit_archive();
+    let mut columns = Vec::new();
+    for (image, archive) in [&ours, &theirs] {
+        eprintln!("bench: kubelet on containerd 2.3, {image} as sandbox image, {PODS} static pods");
+        let archives = [archive.clone(), pause_tests::busybox::busybox_archive()];
+        let k = Kubelet::start_on(Company::Alone, serde_json::json!({}), || {
+            pause_tests::containerd::Containerd::start_with(&pause_tests::node::CONTAINERD_2_3, image, &archives)
+        });
+        let t = Instant::now();
+        for i in 0..PODS {
+            let manifest = format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: {}\n    imagePullPolicy: Never\n    command: [\"sleep\", \"1000000\"]\n",
+                pause_tests::busybox::BUSYBOX
+            );
+            k.write_manifest(&format!("p{i}.yaml"), &manifest);
+        }
+        let all_ready = eventually(Duration::from_secs(15 * 60), || {
+            std::thread::sleep(Duration::from_secs(1));
+            let pods = k.pods();
+            pods.len() == PODS && pods.iter().all(|p| p.is_running_and_ready())
+        });
+        assert!(all_ready, "{image}: not all {PODS} pods Ready in 15 minutes");
+        let ready = t.elapsed().as_secs_f64();
+        std::thread::sleep(Duration::from_secs(10));
+        let cri = k.containerd.cri();
+        let sandboxes: Vec<u32> = cri
+            .pods()
+            .iter()
+            .filter(|p| p.metadata.as_ref().is_some_and(|m| m.name.ends_with(NODE_NAME)))
+            .map(|p| cri.pause_pid(&p.id))
+            .collect();
+        assert_eq!(sandboxes.len(), PODS);
+        let charged: f64 = sandboxes.iter().map(|p| cgroup_memory_kib(*p)).sum();
+        let mut node = vec![k.pid(), k.containerd.daemon_pid()];
+        node.extend(k.containerd.shims());
+        node.extend(&sandboxes);
+        let at_rest: f64 = node.iter().map(|p| kb(*p, "smaps_rollup", "Pss")).sum();
+        columns.push([ready, charged / 1024.0, at_rest / 1024.0]);
+    }
+    let metrics = [
+        ("manifests written to all 110 pods Ready", "s"),
+        ("110 sandboxes' cgroup memory, sum", "MiB"),
+        ("node at rest: kubelet + containerd + shims + sandboxes, PSS", "MiB"),
+    ];
+    metrics
+        .iter()
+        .enumerate()
+        .map(|(i, (m, unit))| (format!("kubelet on containerd-2.3: {m}"), *unit, columns.iter().map(|c| c[i]).collect()))
+        .collect()
+}
+
 /// The memory the kernel charges to the cgroup of `pid` (which holds only it), in KiB: cgroup v1's
 /// memory.usage_in_bytes (user and kernel memory) where the memory controller is v1, as on the CI
 /// machine, else cgroup v2's memory.current.
@@ -230,6 +291,10 @@ fn main() {
     let cri_names = ["pause (this)", "catatonit -P"];
     if std::env::args().nth(1).as_deref() == Some("--cri") {
         print_table(&cri_names, &cri_rows());
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("--kubelet") {
+        print_table(&cri_names, &kubelet_rows());
         return;
     }
     let tools = tools();
