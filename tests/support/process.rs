@@ -96,6 +96,7 @@ pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 }
 
 /// Polls `cond` every 5 ms for up to `limit`; true if it held.
+#[must_use = "a condition that never held is a failure: assert on it"]
 pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     loop {
