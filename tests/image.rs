@@ -1,5 +1,6 @@
 //! The pause image, built with real podman from the Containerfile, and used as a pod's infra
-//! container. podman runs with tests/podman/{containers,storage}.conf (throwaway storage).
+//! container. podman runs with the containers.conf and storage.conf the tests write under the
+//! checkout's scratch root (support/podman.rs: throwaway storage).
 use pause_tests::busybox::busybox;
 use pause_tests::cargo::package_field;
 use pause_tests::image::*;

@@ -17,10 +17,12 @@ use std::time::Duration;
 pub const K8S_NAMESPACE: &str = "k8s.io";
 
 /// A containerd daemon of this test's own: root, state, sockets, runc's root, pinned network
-/// namespaces and CNI state under its scratch directory, in a network and mount namespace held
-/// open by `holder` (so that a restart keeps them), with fresh tmpfs mounts on /run and /var/lib
-/// there (whatever containerd, runc or CNI write to their default places stays private). Dropping it stops and removes every sandbox, then the daemon, the shims and the
-/// namespaces, also when the test fails; the daemon and the holder also die with the test process.
+/// namespaces and CNI state under its scratch directory, in network and mount namespaces held
+/// open by a process of their own (`namespaces`, so that a restart keeps them), with fresh tmpfs
+/// mounts on /run and /var/lib there (whatever containerd, runc or CNI write to their default
+/// places stays private). Dropping it stops and removes every sandbox, then the daemon, the shims
+/// and the namespaces, also when the test fails; the daemon and the holder also die with the test
+/// process.
 pub struct Containerd {
     pub node: &'static Node,
     namespaces: Option<Namespaces>,
@@ -97,11 +99,6 @@ impl Containerd {
     /// The daemon's network and mount namespaces.
     pub fn namespaces(&self) -> &Namespaces {
         self.namespaces.as_ref().unwrap()
-    }
-
-    /// Runs a command in the daemon's network and mount namespaces; panics if it fails.
-    pub fn nsenter_ok(&self, argv: &[&str]) -> String {
-        self.namespaces().ok(argv)
     }
 
     pub fn socket(&self) -> PathBuf {

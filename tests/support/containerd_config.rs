@@ -22,9 +22,10 @@ impl Paths {
 /// (nothing to mount: this machine's overlay is in use by the tests' own vfs podman store); CNI
 /// from Debian's plugins; `restrict_oom_score_adj`, because runc may not lower oom_score_adj here
 /// to the -998 containerd asks for a sandbox (without it every RunPodSandbox fails with "can't get
-/// final child's PID from pipe: EOF"); and plain HTTP for the tests' registry on 127.0.0.1 in the
-/// daemon's own network namespace (tests/registry.rs). containerd 2.x also gets NRI disabled (it
-/// would listen on a socket of the host's /var/run).
+/// final child's PID from pipe: EOF"). The 1.x dialect also names the tests' registry on 127.0.0.1
+/// in the daemon's own network namespace as a plain-HTTP mirror (tests/registry.rs pulls on
+/// containerd 1.6 only); the 2.x dialect has no registry entry, and disables NRI (it would listen
+/// on a socket of the host's /var/run).
 pub fn config(node: &Node, dir: &Path, sandbox_image: &str) -> String {
     let d = dir.display();
     // The node's runc, by its path where the daemon runs on the host's root (the sid rootfs's is

@@ -108,6 +108,9 @@ fn serve(fd: OwnedFd, seen: &Mutex<BTreeSet<String>>) {
         let mut p = PollFd { fd: fd.as_raw_fd(), events: POLLIN, revents: 0 };
         // SAFETY: one live pollfd; a bounded wait.
         let r = unsafe { poll(&mut p, 1, 60_000) };
+        if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue; // a signal to this thread, not the end of the runtime's processes
+        }
         if r <= 0 || p.revents & POLLHUP != 0 {
             return;
         }
