@@ -3,7 +3,7 @@
 //! config): nothing it makes is seen by another daemon, test or checkout, and nothing is left.
 use crate::engine::Engine;
 use crate::namespaces::{Namespaces, kill_shims_of, visible_copy};
-use crate::process::{Running, SIGTERM, eventually, run_to_end, text};
+use crate::process::{Running, SIGTERM, eventually, run_to_end, text, try_run_within, try_signal};
 use crate::scratch::Scratch;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -143,16 +143,19 @@ impl Drop for Docker {
         if self.daemon.is_some() {
             // Every container (bounded: the daemon may be what failed), then the daemon itself,
             // which stops its containerd.
-            let ids = self.run(&["ps", "--all", "--quiet"]);
-            let ids: Vec<String> = text(&ids.stdout).split_whitespace().map(String::from).collect();
-            if !ids.is_empty() {
-                let mut args = vec!["rm", "--force"];
-                args.extend(ids.iter().map(String::as_str));
-                let _ = self.run(&args);
+            // Errors are not failures here (a panic while unwinding would abort the test binary
+            // and skip every other guard): what is left is killed below.
+            if let Ok(ids) = try_run_within(self.cmd(&["ps", "--all", "--quiet"]), Duration::from_secs(30)) {
+                let ids: Vec<String> = text(&ids.stdout).split_whitespace().map(String::from).collect();
+                if !ids.is_empty() {
+                    let mut args = vec!["rm", "--force"];
+                    args.extend(ids.iter().map(String::as_str));
+                    let _ = try_run_within(self.cmd(&args), Duration::from_secs(30));
+                }
             }
             let daemon = self.daemon.take().unwrap();
-            let _ = std::panic::catch_unwind(|| daemon.signal(SIGTERM));
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| daemon.finish()));
+            let _ = try_signal(daemon.pid, SIGTERM);
+            let _ = daemon.try_finish();
         }
         // Whatever is left: shims and their containers, then the holder (the namespaces go with it).
         kill_shims_of(&self.dir().join("exec/containerd/containerd.sock"));

@@ -131,9 +131,10 @@ pub fn shims_of(socket: &Path) -> Vec<u32> {
 /// containers' inits), then the shims.
 pub fn kill_shims_of(socket: &Path) {
     for shim in shims_of(socket) {
+        // Either may have ended by itself meanwhile (ESRCH): nothing left to do then.
         for child in crate::procfs::children_of(shim) {
-            let _ = std::panic::catch_unwind(|| crate::process::signal(child.pid, crate::process::SIGKILL));
+            let _ = crate::process::try_signal(child.pid, crate::process::SIGKILL);
         }
-        let _ = std::panic::catch_unwind(|| crate::process::signal(shim, crate::process::SIGKILL));
+        let _ = crate::process::try_signal(shim, crate::process::SIGKILL);
     }
 }

@@ -1,8 +1,13 @@
 //! Running podman and buildah, with the tests' own configuration, and guards that remove what a test made.
-use crate::process::text;
+use crate::process::{run_within, text, try_run_within};
 use crate::scratch::{checkout_root, checkout_run_root};
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::Duration;
+
+/// How long one podman call may take (image builds included) before the test fails: a hung call
+/// must not hang the suite, nor a guard's drop.
+const LIMIT: Duration = Duration::from_secs(600);
 
 /// How to run podman: the user's own setup (the images command), or the tests' throwaway one.
 #[derive(Clone, Default)]
@@ -52,14 +57,21 @@ impl Podman {
 
     /// Runs podman with `args`; panics with its stderr if it fails. Returns stdout.
     pub fn ok<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> String {
-        let mut c = self.cmd(args);
-        let out = c.output().unwrap_or_else(|e| panic!("cannot run podman ({e}): install it (bash tests/run does)"));
-        assert!(out.status.success(), "{c:?} failed: {}{}", text(&out.stderr), text(&out.stdout));
+        let c = self.cmd(args);
+        let shown = format!("{c:?}");
+        let out = try_run_within(c, LIMIT).unwrap_or_else(|e| panic!("{e}: is podman installed? (bash tests/run installs it)"));
+        assert!(out.status.success(), "{shown} failed: {}{}", text(&out.stderr), text(&out.stdout));
         text(&out.stdout)
     }
 
+    /// Runs podman with `args` (within LIMIT); returns its output, whatever its status.
     pub fn run<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> Output {
-        self.cmd(args).output().expect("podman")
+        run_within(self.cmd(args), LIMIT)
+    }
+
+    /// The same for guards: an error instead of a failure.
+    pub fn try_run<I: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = I>) -> std::io::Result<Output> {
+        try_run_within(self.cmd(args), LIMIT)
     }
 
     /// The host pid of a container's init. Fails, with its status, exit code and log, if the
@@ -210,6 +222,6 @@ impl Podman {
 
 impl Drop for Made {
     fn drop(&mut self) {
-        let _ = self.podman.run(&self.remove);
+        let _ = self.podman.try_run(&self.remove);
     }
 }

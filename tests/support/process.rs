@@ -58,27 +58,45 @@ pub fn dies_with_parent(cmd: &mut Command) {
 }
 
 /// Runs a command that must end by itself within 30 s; returns its output.
-pub fn run_to_end(mut cmd: Command) -> Output {
+pub fn run_to_end(cmd: Command) -> Output {
+    run_within(cmd, Duration::from_secs(30))
+}
+
+/// Runs a command that must end by itself within `limit`; returns its output (fails the test if
+/// it cannot start or does not end in time).
+pub fn run_within(cmd: Command, limit: Duration) -> Output {
+    try_run_within(cmd, limit).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The same, for guards (a panic while unwinding aborts the test binary): an error instead, the
+/// command killed if it did not end in time.
+pub fn try_run_within(mut cmd: Command, limit: Duration) -> std::io::Result<Output> {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    wait_output(child, Duration::from_secs(30))
+    let child = cmd.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {cmd:?}: {e}")))?;
+    try_wait_output(child, limit)
 }
 
 /// Waits up to `limit` for `child` to end (killing it and failing if it does not); returns its output.
-pub fn wait_output(mut child: Child, limit: Duration) -> Output {
-    let status = wait_timeout(&mut child, limit).unwrap_or_else(|| {
+pub fn wait_output(child: Child, limit: Duration) -> Output {
+    try_wait_output(child, limit).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The same with an error instead of a failure (the child killed) if it does not end in time.
+pub fn try_wait_output(mut child: Child, limit: Duration) -> std::io::Result<Output> {
+    let Some(status) = wait_timeout(&mut child, limit) else {
         let _ = child.kill();
-        panic!("process {} did not end within {limit:?}", child.id())
-    });
+        let _ = child.wait();
+        return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("process {} did not end within {limit:?}", child.id())));
+    };
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     if let Some(mut s) = child.stdout.take() {
-        s.read_to_end(&mut stdout).unwrap();
+        s.read_to_end(&mut stdout)?;
     }
     if let Some(mut s) = child.stderr.take() {
-        s.read_to_end(&mut stderr).unwrap();
+        s.read_to_end(&mut stderr)?;
     }
-    Output { status, stdout, stderr }
+    Ok(Output { status, stdout, stderr })
 }
 
 /// The exit status of `child` once it ends, or None if it is still running after `limit`.
@@ -112,12 +130,17 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// kill(2); fails the test if the kernel refuses.
 pub fn signal(pid: u32, sig: i32) {
+    try_signal(pid, sig).unwrap_or_else(|e| panic!("kill({pid}, {sig}): {e}"))
+}
+
+/// kill(2), for guards: the kernel's error (the process gone, say) instead of a failure.
+pub fn try_signal(pid: u32, sig: i32) -> std::io::Result<()> {
     unsafe extern "C" {
         fn kill(pid: i32, sig: i32) -> i32;
     }
     // SAFETY: kill(2) takes plain integers.
     let r = unsafe { kill(pid as i32, sig) };
-    assert_eq!(r, 0, "kill({pid}, {sig}): {}", std::io::Error::last_os_error());
+    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 /// A running process started with piped stdout/stderr; killed and waited for when dropped, so a
@@ -147,8 +170,12 @@ impl Running {
         self.child.as_mut().unwrap().try_wait().unwrap().is_none()
     }
     /// Waits (up to 30 s) for the process to end and returns what it printed.
-    pub fn finish(mut self) -> Output {
-        wait_output(self.child.take().unwrap(), Duration::from_secs(30))
+    pub fn finish(self) -> Output {
+        self.try_finish().unwrap_or_else(|e| panic!("{e}"))
+    }
+    /// The same, for guards: an error (the process killed) if it does not end in time.
+    pub fn try_finish(mut self) -> std::io::Result<Output> {
+        try_wait_output(self.child.take().unwrap(), Duration::from_secs(30))
     }
 }
 
