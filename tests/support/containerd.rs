@@ -43,14 +43,7 @@ impl Containerd {
         require("nsenter", "install util-linux (bash tests/run does)");
         let cni = match node.root {
             Root::Host => {
-                for tool in ["containerd", "ctr", "containerd-shim-runc-v2"] {
-                    if node.programs == Programs::Packaged {
-                        require(tool, node.installed_by);
-                    } else {
-                        node.program(tool);
-                    }
-                }
-                node.runc.binary();
+                node.require_programs();
                 PathBuf::from("/usr/lib/cni")
             }
             Root::SidRootfs => node_root().join("usr/lib/cni"),

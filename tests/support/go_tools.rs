@@ -27,7 +27,6 @@ fn list<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> R
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GoMod {
-    pub go: Option<String>,
     #[serde(default, deserialize_with = "list")]
     pub require: Vec<Require>,
     #[serde(default, deserialize_with = "list")]
@@ -41,8 +40,6 @@ pub struct GoMod {
 pub struct Require {
     pub path: String,
     pub version: String,
-    #[serde(default)]
-    pub indirect: bool,
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -117,6 +117,22 @@ pub const CONTAINERD_2_4: Node = Node {
 pub const NODES: [&Node; 4] = [&DEBIAN_12, &SID, &CONTAINERD_2_3, &CONTAINERD_2_4];
 
 impl Node {
+    /// Fails the test, saying how to get them, unless the node's containerd, ctr, shim and runc
+    /// are there (on the host's root; the sid rootfs's are checked when it is made).
+    pub fn require_programs(&self) {
+        for tool in ["containerd", "ctr", "containerd-shim-runc-v2"] {
+            match self.programs {
+                Programs::Packaged => {
+                    crate::process::require(tool, self.installed_by);
+                }
+                Programs::Go(_) => {
+                    self.program(tool);
+                }
+            }
+        }
+        self.runc.binary();
+    }
+
     /// A program of the node (containerd, ctr, containerd-shim-runc-v2) as the daemon's namespaces
     /// run it: a name looked up in PATH there, or the path of the one tests/run built.
     pub fn program(&self, name: &str) -> std::path::PathBuf {
