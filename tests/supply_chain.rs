@@ -259,15 +259,25 @@ fn cosign_verifies_the_sbom_and_provenance_attestations() {
     }
 }
 
+/// cosign's errors (pkg/cosign/errors.go) for a signature or attestation made with another key...
+const NO_MATCHING_SIGNATURES: &str = "no matching signatures";
+const NO_MATCHING_ATTESTATIONS: &str = "no matching attestations";
+/// ...and for an image that has none (a changed image is another digest).
+const NO_SIGNATURES_FOUND: &str = "no signatures found";
+const NO_ATTESTATIONS_FOUND: &str = "no matching attestations";
+
 /// Another key verifies neither a signature nor an attestation.
 #[test]
 fn another_key_verifies_nothing() {
     let s = Signed::new();
     let other = s.cosign.generate_key_pair(&s.scratch.join("other"), "other", TEST_KEY_PASSWORD);
     for r in s.references() {
-        assert!(!s.cosign.verify(&other.public, &r).status.success(), "{r} verified with another key");
+        let out = s.cosign.verify(&other.public, &r);
+        assert!(!out.status.success(), "{r} verified with another key");
+        assert!(text(&out.stderr).contains(NO_MATCHING_SIGNATURES), "{r}: cosign failed for another reason: {}", text(&out.stderr));
         for kind in [Predicate::Spdx, Predicate::SlsaProvenance1] {
-            assert!(s.cosign.verify_attestation(&other.public, kind, &r).is_err(), "{r}: {kind:?} verified with another key");
+            let err = s.cosign.verify_attestation(&other.public, kind, &r).expect_err(&format!("{r}: {kind:?} verified with another key"));
+            assert!(err.contains(NO_MATCHING_ATTESTATIONS), "{r}: {kind:?}: cosign failed for another reason: {err}");
         }
     }
 }
@@ -309,9 +319,13 @@ fn an_image_changed_after_signing_does_not_verify() {
     ]);
     assert_ne!(new_digest, amd64.manifest_digest);
     for r in [tag.clone(), format!("{}@{new_digest}", repository())] {
-        assert!(!s.cosign.verify(&s.key.public, &r).status.success(), "{r}: the changed image verified");
+        let out = s.cosign.verify(&s.key.public, &r);
+        assert!(!out.status.success(), "{r}: the changed image verified");
+        assert!(text(&out.stderr).contains(NO_SIGNATURES_FOUND), "{r}: cosign failed for another reason: {}", text(&out.stderr));
         for kind in [Predicate::Spdx, Predicate::SlsaProvenance1] {
-            assert!(s.cosign.verify_attestation(&s.key.public, kind, &r).is_err(), "{r}: {kind:?} of the changed image verified");
+            let err =
+                s.cosign.verify_attestation(&s.key.public, kind, &r).expect_err(&format!("{r}: {kind:?} of the changed image verified"));
+            assert!(err.contains(NO_ATTESTATIONS_FOUND), "{r}: {kind:?}: cosign failed for another reason: {err}");
         }
     }
 }
