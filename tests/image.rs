@@ -263,18 +263,11 @@ fn pod_infra_holds_the_namespaces_and_reaps() {
     });
 
     podman().ok(["run", "-d", "--pod", &pod.name, bb, "sh", "-c", "echo hello-from-the-pod | nc -l -p 8765"]);
-    let got = (0..50)
-        .find_map(|_| {
-            let out = podman().run(["run", "--rm", "--pod", &pod.name, bb, "nc", "127.0.0.1", "8765"]);
-            let reply = text(&out.stdout);
-            if reply.contains("hello-from-the-pod") {
-                Some(reply)
-            } else {
-                std::thread::sleep(Duration::from_millis(100));
-                None
-            }
-        })
-        .expect("the client never reached the server over 127.0.0.1");
+    // The server is up when its socket listens in the pod's network namespace (pause's).
+    let listening = eventually(Duration::from_secs(30), || listening_tcp_ports(init).contains(&8765));
+    assert!(listening, "the server never listened on 8765 in the pod: {:?}", listening_tcp_ports(init));
+    let out = podman().run(["run", "--rm", "--pod", &pod.name, bb, "nc", "127.0.0.1", "8765"]);
+    let got = text(&out.stdout);
     assert_eq!(got.trim(), "hello-from-the-pod");
     podman().ok(["pod", "stop", "--time", "10", &pod.name]);
     assert_eq!(podman().exit_code(&infra), 0, "pause did not exit 0 when the pod stopped");

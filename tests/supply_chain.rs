@@ -338,7 +338,7 @@ fn a_plain_pull_moves_the_same_bytes_after_signing() {
     for i in images() {
         let from = s.registry.served().len();
         Store::new().pull(&s.registry, &[&s.platform(i)]);
-        let (bytes, served) = s.registry.image_bytes_since(from, REPOSITORY);
+        let (bytes, served) = s.registry.image_bytes_since(from, REPOSITORY, &i.pull_paths(REPOSITORY));
         assert_eq!(bytes, i.on_the_wire(), "{}: {served:?}", i.arch.name);
     }
 }

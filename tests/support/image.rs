@@ -104,6 +104,18 @@ impl Image {
     pub fn on_the_wire(&self) -> u64 {
         self.manifest + self.config + self.layer_gzip
     }
+
+    /// The registry paths a pull of it from `repository` asks for: its manifest, config and layer.
+    pub fn pull_paths(&self, repository: &str) -> Vec<String> {
+        use sha2::{Digest, Sha256};
+        let layer = Sha256::digest(std::fs::read(&self.layer_path).unwrap());
+        let layer: String = layer.iter().map(|b| format!("{b:02x}")).collect();
+        vec![
+            format!("/v2/{repository}/manifests/{}", self.manifest_digest),
+            format!("/v2/{repository}/blobs/sha256:{}", self.id.trim_start_matches("sha256:")),
+            format!("/v2/{repository}/blobs/sha256:{layer}"),
+        ]
+    }
 }
 
 /// The build flags for `arch`'s image from the Containerfile, the same for podman and buildah:

@@ -134,3 +134,22 @@ pub fn pid_namespace_members(pid: u32) -> Vec<u32> {
 pub fn is_root() -> bool {
     status_field(std::process::id(), "Uid").is_some_and(|u| u.split_whitespace().next() == Some("0"))
 }
+
+/// The TCP ports listening in the network namespace of `pid` (/proc/PID/net/tcp and tcp6: state
+/// 0A is LISTEN; the local address's port is the hex after the colon).
+pub fn listening_tcp_ports(pid: u32) -> Vec<u16> {
+    let mut ports = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let Ok(t) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else { continue };
+        for line in t.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 3
+                && fields[3] == "0A"
+                && let Some(port) = fields[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok())
+            {
+                ports.push(port);
+            }
+        }
+    }
+    ports
+}

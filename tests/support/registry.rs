@@ -72,9 +72,10 @@ impl Registry {
     }
 
     /// Body bytes served for the images of `repository` (manifests and blobs) since access-log
-    /// line `from`, and the requests.
-    pub fn image_bytes_since(&self, from: usize, repository: &str) -> (u64, Vec<Served>) {
-        let served = self.served_since(from);
+    /// line `from`, and the requests, once the log holds every one of `paths` (the requests the
+    /// client made: the registry logs a request after its response, so a client may return first).
+    pub fn image_bytes_since(&self, from: usize, repository: &str, paths: &[String]) -> (u64, Vec<Served>) {
+        let served = self.served_once_logged(from, paths);
         let prefix = format!("/v2/{repository}/");
         let image: u64 = served.iter().filter(|s| s.method == "GET" && s.path.starts_with(&prefix)).map(|s| s.bytes).sum();
         (image, served)
@@ -97,6 +98,18 @@ impl Registry {
                 Some(Served { method, path, bytes })
             })
             .collect()
+    }
+
+    /// The requests served since `from`, once the access log holds a request for every one of
+    /// `paths` (waits up to 10 s, then fails naming what is missing).
+    pub fn served_once_logged(&self, from: usize, paths: &[String]) -> Vec<Served> {
+        let missing = || -> Vec<String> {
+            let served = self.served_since(from);
+            paths.iter().filter(|p| !served.iter().any(|s| &s.path == *p)).cloned().collect()
+        };
+        let logged = crate::process::eventually(std::time::Duration::from_secs(10), || missing().is_empty());
+        assert!(logged, "the registry has not logged {:?}; since line {from} it logged {:?}", missing(), self.served_since(from));
+        self.served_since(from)
     }
 
     /// The requests served since `from` (an index into `served()`).
