@@ -96,7 +96,12 @@ for_each_arch! {
         let tools = std::env::var_os("PAUSE_TESTS_SPDX_TOOLS")
             .unwrap_or_else(|| panic!("PAUSE_TESTS_SPDX_TOOLS is not set: run the tests with bash tests/run, which installs spdx-tools"));
         let file = Build::shipping().sbom(arch);
-        let out = Command::new(std::path::Path::new(&tools).join("bin/pyspdxtools")).arg("--infile").arg(&file).output().unwrap();
+        // `python -m` of the venv (its scripts name the temporary path it was made at).
+        let out = Command::new(std::path::Path::new(&tools).join("bin/python"))
+            .args(["-m", "spdx_tools.spdx.clitools.pyspdxtools", "--infile"])
+            .arg(&file)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}: {}{}", file.display(), text(&out.stdout), text(&out.stderr));
         assert_eq!(sbom(arch)["spdxVersion"], "SPDX-2.3");
     }
