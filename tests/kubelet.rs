@@ -130,7 +130,8 @@ fn b_a_shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans() {
     assert_eq!(r.exit_code, 0, "{r:?}");
     let adopted = children_of(pause).len();
     assert!(adopted >= 900, "only {adopted} of the 1000 orphans are pause's children");
-    assert!(eventually(Duration::from_secs(30), || children_of(pause).is_empty()), "orphans left: {:?}", children_of(pause));
+    let all_gone = eventually(Duration::from_secs(30), || children_of(pause).is_empty());
+    assert!(all_gone, "{} orphans left under pause, {} of them zombies", children_of(pause).len(), zombies_of(pause));
     assert_eq!(zombies_of(pause), 0);
     let woken = voluntary_switches(pause) - switches;
     println!("pause adopted {adopted} orphans, reaped them all; voluntary context switches meanwhile: {woken}");
