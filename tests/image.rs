@@ -17,7 +17,7 @@ fn podman() -> Podman {
 /// same images as podman: same image IDs, for every platform.
 #[test]
 fn buildah_builds_the_same_images() {
-    let context = Build::shipping().context();
+    let context = Build::tested().context();
     for i in images() {
         let mut cmd = podman().other("buildah");
         cmd.args(["build", "--quiet", "--isolation", "chroot"]).args(reproducible_build_args(i.arch));
@@ -144,7 +144,7 @@ fn the_documented_podman_build_gives_the_same_image_id() {
         .find(|l| l.starts_with("podman build --platform linux/<arch>"))
         .expect("README has no `podman build --platform linux/<arch>` line");
     let amd64 = images().iter().find(|i| i.arch == &AMD64).unwrap();
-    let context = Build::shipping().context();
+    let context = Build::tested().context();
     let line = line
         .replace("<arch>", "amd64")
         .replace("<version>", &version())
@@ -189,7 +189,7 @@ fn two_builds_give_identical_digests() {
     let second = build_images(&podman(), &build, IMAGES_COMMAND);
     for (a, b) in first.iter().zip(&second) {
         assert_eq!((&a.id, &a.manifest_digest), (&b.id, &b.manifest_digest), "{}: the rebuild differs", a.arch.name);
-        let shipping = Build::shipping();
+        let shipping = Build::tested();
         for (one, two) in [(shipping.sbom(a.arch), build.sbom(a.arch)), (shipping.provenance(a.arch), build.provenance(a.arch))] {
             let (one, two_text) = (std::fs::read_to_string(&one).unwrap(), std::fs::read_to_string(&two).unwrap());
             assert_eq!(one, two_text, "{}: {} differs", a.arch.name, two.display());

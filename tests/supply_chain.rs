@@ -21,12 +21,12 @@ fn read_json(path: &std::path::Path) -> Value {
 
 fn sbom(arch: &Arch) -> Value {
     images();
-    read_json(&Build::shipping().sbom(arch))
+    read_json(&Build::tested().sbom(arch))
 }
 
 fn provenance(arch: &Arch) -> Value {
     images();
-    read_json(&Build::shipping().provenance(arch))
+    read_json(&Build::tested().provenance(arch))
 }
 
 /// The packages of an SBOM whose purl is a cargo one: (name, version, sha256).
@@ -95,7 +95,7 @@ for_each_arch! {
         images();
         let tools = std::env::var_os("PAUSE_TESTS_SPDX_TOOLS")
             .unwrap_or_else(|| panic!("PAUSE_TESTS_SPDX_TOOLS is not set: run the tests with bash tests/run, which installs spdx-tools"));
-        let file = Build::shipping().sbom(arch);
+        let file = Build::tested().sbom(arch);
         // `python -m` of the venv (its scripts name the temporary path it was made at).
         let out = Command::new(std::path::Path::new(&tools).join("bin/python"))
             .args(["-m", "spdx_tools.spdx.clitools.pyspdxtools", "--infile"])
@@ -174,7 +174,7 @@ fn the_json_report_lists_each_images_sbom_and_provenance_digest() {
     let report = pause_tests::report::report(&pause_tests::size::breakdowns(), Some(images()));
     for a in ARCHES {
         let entry = &report["arches"][a.name]["image"];
-        let build = Build::shipping();
+        let build = Build::tested();
         assert_eq!(entry["sbom_digest"], sha256(&std::fs::read(build.sbom(a)).unwrap()), "{}", a.name);
         assert_eq!(entry["provenance_digest"], sha256(&std::fs::read(build.provenance(a)).unwrap()), "{}", a.name);
     }
@@ -206,7 +206,7 @@ impl Signed {
         let cosign = Cosign { netns_pid: namespaces.pid(), home: scratch.join("cosign") };
         std::fs::create_dir_all(&cosign.home).unwrap();
         let key = cosign.generate_key_pair(&scratch.join("keys"), "cosign", TEST_KEY_PASSWORD);
-        let build = Build::shipping();
+        let build = Build::tested();
         let index = push(&registry, &build, &repository());
         sign_and_attest(&cosign, &key, &build, images, &repository(), &scratch.join("work"));
         Signed { cosign, key, registry, index, scratch, _namespaces: namespaces }
@@ -246,7 +246,7 @@ fn cosign_verifies_the_index_and_every_platform() {
 #[test]
 fn cosign_verifies_the_sbom_and_provenance_attestations() {
     let s = Signed::new();
-    let build = Build::shipping();
+    let build = Build::tested();
     for i in images() {
         let sboms = s.cosign.verify_attestation(&s.key.public, Predicate::Spdx, &s.platform(i)).unwrap();
         assert_eq!(sboms.len(), 1, "{}", i.arch.name);
@@ -374,7 +374,7 @@ fn the_signed_layout_carries_signatures_and_attestations_into_another_registry()
     std::fs::create_dir_all(&cosign.home).unwrap();
     let key = cosign.generate_key_pair(&scratch.join("keys"), "cosign", TEST_KEY_PASSWORD);
     let layout = scratch.join("signed");
-    sign_into_layout(&Build::shipping(), images, &key, &layout);
+    sign_into_layout(&Build::tested(), images, &key, &layout);
     let registry = Registry::start(node.pid());
     let at_node = "localhost:5000";
     // The test registry speaks plain HTTP (the loop is typed for a real one, with TLS): the one
@@ -383,7 +383,7 @@ fn the_signed_layout_carries_signatures_and_attestations_into_another_registry()
     let out = registry.in_netns(&["bash", "-euo", "pipefail", "-c", &script]);
     assert!(out.status.success(), "README's air-gapped copy: {}", text(&out.stderr));
     let repository = format!("{at_node}/{REPOSITORY}");
-    let index = format!("{repository}@{}", index_digest(&Build::shipping().layout_dir()));
+    let index = format!("{repository}@{}", index_digest(&Build::tested().layout_dir()));
     for r in std::iter::once(index).chain(images.iter().map(|i| format!("{repository}@{}", i.manifest_digest))) {
         // The image itself came along, byte for byte (cosign verifies a digest's signature
         // without fetching the image).

@@ -1,6 +1,6 @@
 //! The tests' busybox image (Debian's busybox-static, no registry): the other containers of pods.
-use crate::cargo::repo_root;
 use crate::podman::Podman;
+use crate::scratch::checkout_root;
 use std::path::{Path, PathBuf};
 
 /// Its name in the tests' podman store and in the oci-archive.
@@ -12,7 +12,7 @@ pub fn busybox() -> &'static str {
     BUILT.get_or_init(|| {
         let bb = Path::new("/bin/busybox");
         assert!(bb.is_file(), "/bin/busybox is missing: install busybox-static (bash tests/run does)");
-        let ctx = repo_root().join("target/images/busybox");
+        let ctx = checkout_root().join("images/busybox");
         std::fs::create_dir_all(&ctx).unwrap();
         std::fs::copy(bb, ctx.join("busybox")).unwrap();
         std::fs::write(
@@ -30,7 +30,7 @@ pub fn busybox_archive() -> PathBuf {
     static ARCHIVE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ARCHIVE
         .get_or_init(|| {
-            let file = repo_root().join("target/images/busybox.oci.tar");
+            let file = checkout_root().join("images/busybox.oci.tar");
             let _ = std::fs::remove_file(&file);
             Podman::for_tests().ok(["push", "--quiet", "--format", "oci", busybox(), &format!("oci-archive:{}:{BUSYBOX}", file.display())]);
             file
@@ -44,7 +44,7 @@ pub fn busybox_docker_archive() -> PathBuf {
     static ARCHIVE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ARCHIVE
         .get_or_init(|| {
-            let file = repo_root().join("target/images/busybox.docker.tar");
+            let file = checkout_root().join("images/busybox.docker.tar");
             let _ = std::fs::remove_file(&file);
             Podman::for_tests().ok(["save", "--quiet", "--format", "docker-archive", "--output", file.to_str().unwrap(), busybox()]);
             file

@@ -23,9 +23,15 @@ pub struct Build {
 }
 
 impl Build {
-    /// The build that ships: target/images, named localhost/pause.
+    /// The build that ships: target/images, named localhost/pause (the images command's).
     pub fn shipping() -> Build {
         Build { dir: repo_root().join("target/images"), repo: "localhost/pause".into() }
+    }
+    /// The tests' own build of the same images: the same names (in the tests' own podman store),
+    /// its files under the checkout's scratch root, so no test rewrites what the images command
+    /// wrote to target/images for the user.
+    pub fn tested() -> Build {
+        Build { dir: crate::scratch::checkout_root().join("images"), repo: "localhost/pause".into() }
     }
     /// The multi-arch manifest list: <repo>:<version>.
     pub fn list_name(&self) -> String {
@@ -61,19 +67,19 @@ impl Build {
 /// The command the tests' builds record in their provenance: the images command as README types it.
 pub const IMAGES_COMMAND: &str = "bash tests/tool images";
 
-/// The shipping build's manifest list: localhost/pause:<version>.
+/// The tests' build's manifest list: localhost/pause:<version>.
 pub fn list_name() -> String {
-    Build::shipping().list_name()
+    Build::tested().list_name()
 }
 
-/// The shipping build's image for one arch: localhost/pause:<version>-<arch>.
+/// The tests' build's image for one arch: localhost/pause:<version>-<arch>.
 pub fn image_name(arch: &Arch) -> String {
-    Build::shipping().image_name(arch)
+    Build::tested().image_name(arch)
 }
 
-/// The shipping build's OCI layout.
+/// The tests' build's OCI layout (the same bytes as the shipping one: identical builds).
 pub fn layout_dir() -> PathBuf {
-    Build::shipping().layout_dir()
+    Build::tested().layout_dir()
 }
 
 /// What one arch's image is and weighs.
@@ -206,17 +212,17 @@ fn write_attestations(build: &Build, images: &mut [Image], command: &str) {
     }
 }
 
-/// Writes the shipping layout to `dest`: an OCI layout directory, or with `archive` an oci-archive.
-pub fn export_layout(dest: &std::path::Path, archive: bool) {
-    export(&layout_dir(), dest, archive)
+/// Writes `build`'s layout to `dest`: an OCI layout directory, or with `archive` an oci-archive.
+pub fn export_layout(build: &Build, dest: &std::path::Path, archive: bool) {
+    export(&build.layout_dir(), dest, archive)
 }
 
-/// Every arch's image of the shipping build, built once per test process (tests of one file run
-/// in parallel; one build serves them all, and no test rewrites it).
+/// Every arch's image of the tests' build (`Build::tested`), built once per test process (tests
+/// of one file run in parallel; one build serves them all, and no test rewrites it).
 pub fn images() -> &'static [Image] {
     static IMAGES: std::sync::OnceLock<Vec<Image>> = std::sync::OnceLock::new();
     IMAGES.get_or_init(|| {
-        let images = build_images(&Podman::for_tests(), &Build::shipping(), IMAGES_COMMAND);
+        let images = build_images(&Podman::for_tests(), &Build::tested(), IMAGES_COMMAND);
         print!("{}", image_table(&images));
         images
     })
@@ -250,9 +256,9 @@ pub fn list_archive() -> PathBuf {
     ARCHIVE
         .get_or_init(|| {
             images();
-            let file = Build::shipping().dir.join(format!("pause-{}.oci.tar", version()));
+            let file = Build::tested().dir.join(format!("pause-{}.oci.tar", version()));
             let _ = std::fs::remove_file(&file);
-            export_layout(&file, true);
+            export_layout(&Build::tested(), &file, true);
             file
         })
         .clone()

@@ -53,7 +53,7 @@ fn main() {
         println!("{}", serde_json::to_string_pretty(&now).unwrap());
     } else {
         print!("{}", image_table(&images));
-        println!("manifest list: {} (OCI layout: {})", list_name(), layout_dir().display());
+        println!("manifest list: {} (OCI layout: {})", Build::shipping().list_name(), Build::shipping().layout_dir().display());
         for i in &images {
             println!("{}: {} (manifest {})", image_name(i.arch), i.id, i.manifest_digest);
             println!("  SBOM {} {}", Build::shipping().sbom(i.arch).display(), i.sbom_digest);
@@ -61,11 +61,11 @@ fn main() {
         }
     }
     for dir in dirs {
-        export_layout(&dir, false);
+        export_layout(&Build::shipping(), &dir, false);
         eprintln!("wrote the OCI layout {}", dir.display());
     }
     for file in archives {
-        export_layout(&file, true);
+        export_layout(&Build::shipping(), &file, true);
         eprintln!("wrote the oci-archive {}", file.display());
     }
     if let Some(private) = sign_key {
