@@ -83,20 +83,34 @@ pub fn wait_output(child: Child, limit: Duration) -> Output {
 
 /// The same with an error instead of a failure (the child killed) if it does not end in time.
 pub fn try_wait_output(mut child: Child, limit: Duration) -> std::io::Result<Output> {
+    // Drained while it runs: a child that writes more than a pipe holds would otherwise block
+    // on the write and never end.
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut all = Vec::new();
+            let r = match pipe {
+                Some(mut p) => p.read_to_end(&mut all).map(|_| all),
+                None => Ok(all),
+            };
+            let _ = tx.send(r);
+        });
+        rx
+    }
+    let start = Instant::now();
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
     let Some(status) = wait_timeout(&mut child, limit) else {
         let _ = child.kill();
         let _ = child.wait();
         return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("process {} did not end within {limit:?}", child.id())));
     };
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    if let Some(mut s) = child.stdout.take() {
-        s.read_to_end(&mut stdout)?;
-    }
-    if let Some(mut s) = child.stderr.take() {
-        s.read_to_end(&mut stderr)?;
-    }
-    Ok(Output { status, stdout, stderr })
+    // A process it started may still hold the pipes: bounded by what is left of `limit`.
+    let collect = |rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>| {
+        rx.recv_timeout(limit.saturating_sub(start.elapsed()).max(Duration::from_secs(1))).unwrap_or_else(|_| {
+            Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("process {} ended, but its output stayed open", child.id())))
+        })
+    };
+    Ok(Output { status, stdout: collect(stdout)?, stderr: collect(stderr)? })
 }
 
 /// The exit status of `child` once it ends, or None if it is still running after `limit`.
