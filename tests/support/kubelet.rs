@@ -4,7 +4,7 @@
 use crate::containerd::Containerd;
 use crate::host_state::{CgroupRoot, Sysctls};
 use crate::node::Node;
-use crate::process::{Running, SIGKILL, SIGTERM, eventually, run_to_end, text, wait_timeout};
+use crate::process::{Running, SIGKILL, SIGTERM, eventually, run_to_end, text, try_signal, wait_timeout};
 use crate::scratch::Scratch;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -306,12 +306,16 @@ impl Kubelet {
         all
     }
 
-    /// Stops kubelet with SIGTERM (its pods keep running) and waits for it to end.
+    /// Stops kubelet with SIGTERM (its pods keep running) and waits for it to end (SIGKILL after
+    /// 30 s). Never fails: the guard calls it, also while a failed test unwinds.
     pub fn stop(&mut self) {
         if let Some(mut daemon) = self.daemon.take() {
-            daemon.signal(SIGTERM);
-            if wait_timeout(daemon.child.as_mut().unwrap(), Duration::from_secs(30)).is_none() {
-                daemon.signal(SIGKILL);
+            // It may have ended by itself (ESRCH): nothing to stop then.
+            let _ = try_signal(daemon.pid, SIGTERM);
+            if let Some(child) = daemon.child.as_mut()
+                && wait_timeout(child, Duration::from_secs(30)).is_none()
+            {
+                let _ = try_signal(daemon.pid, SIGKILL);
             }
         }
     }
