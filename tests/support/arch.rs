@@ -15,6 +15,37 @@ pub struct Arch {
     pub elf: Elf,
     /// Size budget of the release binary, in bytes (tests/binary.rs enforces it).
     pub max_bytes: u64,
+    /// How qemu-system boots this arch's kernels (tests/kernel.rs).
+    pub system: System,
+    /// The Debian kernels the behaviour contract is checked on (tests/kernels fetches them).
+    pub kernels: &'static [Kernel],
+}
+
+/// qemu-system (TCG) for this arch, as tests/kernels installs it: a whole machine with its own kernel.
+#[derive(Debug, PartialEq)]
+pub struct System {
+    /// The emulator binary.
+    pub binary: &'static str,
+    /// Machine, CPU and firmware.
+    pub machine: &'static [&'static str],
+    /// The serial console the kernel writes to (console=).
+    pub console: &'static str,
+}
+
+/// One Debian kernel: `kernel(suite, Debian arch, package, page size)`; tests/kernels reads these
+/// lines to fetch each package (and busybox-static from the same suite and arch).
+#[derive(Debug, PartialEq)]
+pub struct Kernel {
+    pub suite: &'static str,
+    pub debian_arch: &'static str,
+    /// The kernel's metapackage (its Depends lead to the image).
+    pub package: &'static str,
+    /// The page size the kernel is built for, in bytes.
+    pub page_size: u64,
+}
+
+const fn kernel(suite: &'static str, debian_arch: &'static str, package: &'static str, page_size: u64) -> Kernel {
+    Kernel { suite, debian_arch, package, page_size }
 }
 
 use linux_raw_sys::elf_uapi::{EM_AARCH64, EM_ARM, EM_LOONGARCH, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64};
@@ -74,6 +105,8 @@ pub const AMD64: Arch = Arch {
     qemu: None,
     elf: Elf { class64: true, big_endian: false, machine: EM_X86_64 as u16, flags: 0, p_align: 0x1000 },
     max_bytes: 640,
+    system: System { binary: "qemu-system-x86_64", machine: &["-M", "q35", "-bios", "qboot.rom"], console: "ttyS0" },
+    kernels: &[kernel("bookworm", "amd64", "linux-image-amd64", 4096)],
 };
 pub const ARM: Arch = Arch {
     name: "arm",
@@ -82,6 +115,8 @@ pub const ARM: Arch = Arch {
     qemu: qemu("qemu-arm-static", "qemu-arm"),
     elf: Elf { class64: false, big_endian: false, machine: EM_ARM as u16, flags: 0x0500_0400, p_align: 0x10000 },
     max_bytes: 700,
+    system: System { binary: "qemu-system-arm", machine: &["-M", "virt", "-cpu", "cortex-a15"], console: "ttyAMA0" },
+    kernels: &[kernel("bookworm", "armhf", "linux-image-armmp-lpae", 4096)],
 };
 pub const ARM64: Arch = Arch {
     name: "arm64",
@@ -90,6 +125,9 @@ pub const ARM64: Arch = Arch {
     qemu: qemu("qemu-aarch64-static", "qemu-aarch64"),
     elf: Elf { class64: true, big_endian: false, machine: EM_AARCH64 as u16, flags: 0, p_align: 0x10000 },
     max_bytes: 760,
+    // neoverse-n1: a core with 16 KiB pages (cortex-a57 has only 4 and 64).
+    system: System { binary: "qemu-system-aarch64", machine: &["-M", "virt", "-cpu", "neoverse-n1"], console: "ttyAMA0" },
+    kernels: &[kernel("bookworm", "arm64", "linux-image-arm64", 4096), kernel("trixie", "arm64", "linux-image-arm64-16k", 16384)],
 };
 pub const PPC64LE: Arch = Arch {
     name: "ppc64le",
@@ -98,6 +136,9 @@ pub const PPC64LE: Arch = Arch {
     qemu: qemu("qemu-ppc64le-static", "qemu-ppc64le"),
     elf: Elf { class64: true, big_endian: false, machine: EM_PPC64 as u16, flags: 2, p_align: 0x10000 },
     max_bytes: 940,
+    // x-vof: the built-in firmware (SLOF boots 15 s slower).
+    system: System { binary: "qemu-system-ppc64", machine: &["-M", "pseries,x-vof=on"], console: "hvc0" },
+    kernels: &[kernel("bookworm", "ppc64el", "linux-image-powerpc64le", 65536)],
 };
 pub const S390X: Arch = Arch {
     name: "s390x",
@@ -106,6 +147,8 @@ pub const S390X: Arch = Arch {
     qemu: qemu("qemu-s390x-static", "qemu-s390x"),
     elf: Elf { class64: true, big_endian: true, machine: EM_S390 as u16, flags: 0, p_align: 0x1000 },
     max_bytes: 780,
+    system: System { binary: "qemu-system-s390x", machine: &["-M", "s390-ccw-virtio"], console: "ttysclp0" },
+    kernels: &[kernel("bookworm", "s390x", "linux-image-s390x", 4096)],
 };
 pub const RISCV64: Arch = Arch {
     name: "riscv64",
@@ -114,6 +157,9 @@ pub const RISCV64: Arch = Arch {
     qemu: qemu("qemu-riscv64-static", "qemu-riscv64"),
     elf: Elf { class64: true, big_endian: false, machine: EM_RISCV as u16, flags: 0x5, p_align: 0x1000 },
     max_bytes: 720,
+    // The bundled OpenSBI firmware.
+    system: System { binary: "qemu-system-riscv64", machine: &["-M", "virt"], console: "ttyS0" },
+    kernels: &[kernel("trixie", "riscv64", "linux-image-riscv64", 4096)],
 };
 pub const LOONG64: Arch = Arch {
     name: "loong64",
@@ -122,6 +168,12 @@ pub const LOONG64: Arch = Arch {
     qemu: qemu("qemu-loongarch64-static", "qemu-loongarch64"),
     elf: Elf { class64: true, big_endian: false, machine: EM_LOONGARCH as u16, flags: 0x43, p_align: 0x10000 },
     max_bytes: 800,
+    system: System {
+        binary: "qemu-system-loongarch64",
+        machine: &["-M", "virt", "-bios", "/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd"],
+        console: "ttyS0",
+    },
+    kernels: &[kernel("sid", "loong64", "linux-image-loong64", 16384)],
 };
 
 /// Every arch, in the order of every table.

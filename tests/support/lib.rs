@@ -13,6 +13,7 @@ pub mod docker;
 pub mod engine;
 pub mod expected;
 pub mod go_tools;
+pub mod guest;
 pub mod harness;
 pub mod host_state;
 pub mod image;
