@@ -58,6 +58,17 @@ for_each_arch! {
 }
 
 for_each_arch! {
+    /// Only an argument that is exactly `-v` (any case) counts: with `-vv v --v - -x ""` pause runs
+    /// (argv read where the arch's `_start` says it is), and SIGTERM ends it.
+    fn other_arguments_are_ignored(arch) {
+        for (kernel, report) in booted(arch) {
+            let run = report.run("others");
+            assert_eq!((run.code, text(&run.stdout), text(&run.stderr)), (0, String::new(), format!("{WARNING}{SHUTDOWN_TERM}")), "{}", kernel.package);
+        }
+    }
+}
+
+for_each_arch! {
     /// Not PID 1: the warning, and pause sleeps until killed (SIGKILL: status 128 + 9).
     fn warns_when_not_pid_1(arch) {
         for (kernel, report) in booted(arch) {
@@ -126,5 +137,35 @@ for_each_arch! {
             let run = report.run("pid1");
             assert_eq!((run.code, text(&run.stdout), text(&run.stderr)), (0, String::new(), SHUTDOWN_TERM.to_string()), "{}", kernel.package);
         }
+    }
+}
+
+/// README's rows of the kernel table ("On each arch's own kernel"): `| arch | `package` (suite) | ...`.
+fn readme_kernel_rows() -> Vec<String> {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    readme.lines().filter(|l| l.starts_with("| ") && l.contains("| `linux-image-")).map(str::to_string).collect()
+}
+
+for_each_arch! {
+    /// README's kernel table says, per kernel, what the booted kernel itself reported: its release
+    /// (`uname -r`) and the page size of pause's mapping.
+    fn readme_names_each_kernel_as_it_reports_itself(arch) {
+        let rows = readme_kernel_rows();
+        for (kernel, report) in booted(arch) {
+            let page_size: u64 = report.fact("page-size").parse().unwrap();
+            let row = format!("| {} | `{}` ({}) | {} | {} KiB |", arch.name, kernel.package, kernel.suite, report.fact("release"), page_size / 1024);
+            assert!(rows.iter().any(|r| r.starts_with(&row)), "README has no row starting {row:?}; its kernel rows:\n{}", rows.join("\n"));
+        }
+    }
+}
+
+/// README's kernel table has one row per kernel of the arch table, and no other.
+#[test]
+fn readme_has_one_row_per_kernel() {
+    let rows = readme_kernel_rows();
+    let kernels: Vec<(&str, &str)> = ARCHES.iter().flat_map(|a| a.kernels.iter().map(|k| (a.name, k.package))).collect();
+    assert_eq!(rows.len(), kernels.len(), "{}", rows.join("\n"));
+    for (arch, package) in kernels {
+        assert!(rows.iter().any(|r| r.starts_with(&format!("| {arch} | `{package}` "))), "no README row for {arch} {package}");
     }
 }

@@ -20,23 +20,25 @@ ip link set lo up
 
 hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
 report() { echo "@@ run $1 code=$2 out=$(hex /tmp/out) err=$(hex /tmp/err)"; }
-error() { echo "@@ error $*"; }
 field() { sed -n "s/^$2:\t*//p" "/proc/$1/status" 2>/dev/null; }
 # PIDs of the children of $1 (in state $2 if given), from every /proc/N/stat ("pid (comm) state ppid ...").
 children() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$1" -v s="$2" '$4 == p && (s == "" || $3 == s) {print $1}'; }
 count() { children "$@" | wc -l; }
-# Until $1 is pause, asleep with SIGINT and SIGTERM caught and SIGCHLD ignored (its last step: the sleep); 20 s at most.
+# Until $1 is pause, asleep with SIGINT and SIGTERM caught and SIGCHLD ignored (its last step: the
+# sleep); false at once if it ended, or after 20 s. (The run's report then shows how it ended.)
 asleep() {
   i=0
   while [ $i -lt 2000 ]; do
-    if [ "$(cat /proc/$1/comm 2>/dev/null)" = pause ] && [ "$(field $1 State | cut -c1)" = S ]; then
+    state=$(field $1 State | cut -c1)
+    case $state in ""|Z) return 1 ;; esac
+    if [ "$(cat /proc/$1/comm 2>/dev/null)" = pause ] && [ "$state" = S ]; then
       caught=$(field $1 SigCgt) ignored=$(field $1 SigIgn)
       [ $((0x$caught & 0x4002)) = $((0x4002)) ] && [ $((0x$ignored & 0x10000)) != 0 ] && return 0
     fi
     usleep 10000
     i=$((i + 1))
   done
-  error "pid $1 never slept as pause"; return 1
+  return 1
 }
 # Until $1 has no children left; 20 s at most.
 childless() {
@@ -50,23 +52,32 @@ echo "@@ fact release $(uname -r)"
 n=0
 for args in "-v" "-V" "x -v" "--foo -V bar"; do
   n=$((n + 1))
-  /pause $args >/tmp/out 2>/tmp/err
+  timeout -s KILL 20 /pause $args >/tmp/out 2>/tmp/err  # one that never ends: killed (137)
   report "version-$n" $?
 done
 
-# Not PID 1: the warning; then SIGTERM, SIGINT (a line each, exit 0) and SIGKILL (it ran until killed).
-for sig in TERM INT KILL; do
-  /pause >/tmp/out 2>/tmp/err &
+# Starts pause with the arguments after $2, waits until it sleeps, sends SIG$1, reports it as $2.
+stopped() {
+  sig=$1 name=$2
+  shift 2
+  /pause "$@" >/tmp/out 2>/tmp/err &
   p=$!
   if asleep $p; then
-    [ $sig = TERM ] && echo "@@ fact page-size $(($(awk '/^KernelPageSize:/ {print $2; exit}' /proc/$p/smaps) * 1024))"
+    [ $name = sigTERM ] && echo "@@ fact page-size $(($(awk '/^KernelPageSize:/ {print $2; exit}' /proc/$p/smaps) * 1024))"
     kill -$sig $p
   else
     kill -KILL $p
   fi
   wait $p
-  report "sig$sig" $?
-done
+  report $name $?
+}
+
+# Not PID 1: the warning; then SIGTERM, SIGINT (a line each, exit 0) and SIGKILL (it ran until killed).
+stopped TERM sigTERM
+stopped INT sigINT
+stopped KILL sigKILL
+# Only an argument that is exactly -v (any case) counts: with these pause runs.
+stopped TERM others -vv v --v - -x ""
 
 # Zombies inherited across exec: busybox nc leaves SIGCHLD alone while it waits for a connection
 # (ash would reap them itself right up to its exec), then execs pause in its own process.
