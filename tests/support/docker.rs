@@ -22,6 +22,7 @@ pub struct Docker {
 impl Docker {
     pub fn start(engine: &'static Engine) -> Docker {
         crate::process::require("nsenter", "install util-linux (bash tests/run does)");
+        engine.require_programs();
         let scratch = Scratch::new("docker");
         let dir = scratch.path().to_path_buf();
         // On the host's root: fresh /run (the daemon's default run and netns places), /var/lib

@@ -60,10 +60,19 @@ pub const DOCKER_28_CONTAINERD_STORE: Engine = Engine {
     version_prefix: "28.",
 };
 
-/// Every engine, in the order of every table.
-pub const ENGINES: [&Engine; 3] = [&DOCKER_20_10, &DOCKER_28, &DOCKER_28_CONTAINERD_STORE];
-
 impl Engine {
+    /// Fails the test, saying how to get them (`installed_by`), unless dockerd and docker are there.
+    pub fn require_programs(&self) {
+        let (dockerd, docker) = self.programs();
+        for program in [dockerd, docker] {
+            let on_host = match self.root {
+                Root::Host => program,
+                Root::SidRootfs => crate::runtime::node_root().join(program.strip_prefix("/").unwrap()),
+            };
+            assert!(on_host.is_file(), "{}: {} is missing: {}", self.name, on_host.display(), self.installed_by);
+        }
+    }
+
     /// dockerd and docker, as paths in the daemon's mount namespace.
     pub fn programs(&self) -> (PathBuf, PathBuf) {
         match self.root {

@@ -40,9 +40,6 @@ pub const RUNC_1_4: Runtime = Runtime { name: "runc 1.4", from: Source::Go("runc
 /// runc 1.5, today's release; built from the tests' Go module.
 pub const RUNC_1_5: Runtime = Runtime { name: "runc 1.5", from: Source::Go("runc-1.5"), listener_handshake: &["read", "recvfrom"] };
 
-/// Every runtime, in the order of every table.
-pub const RUNTIMES: [&Runtime; 4] = [&RUNC_1_1, &RUNC_1_3, &RUNC_1_4, &RUNC_1_5];
-
 /// Expands one test body into one #[test] per runtime: `name::runc_1_1` ... `name::runc_1_5`.
 #[macro_export]
 macro_rules! for_each_runtime {
