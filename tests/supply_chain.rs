@@ -108,6 +108,21 @@ for_each_arch! {
 }
 
 for_each_arch! {
+    /// The SBOM's documentNamespace is `urn:uuid:` and a UUID as RFC 9562 defines one (version 8,
+    /// custom: made of the document's sha256; variant bits 10), as the uuid crate reads it, and
+    /// another arch's SBOM has another.
+    fn the_sbom_namespace_is_an_rfc_9562_uuid(arch) {
+        let namespace = |a: &Arch| sbom(a)["documentNamespace"].as_str().unwrap().to_string();
+        let ours = namespace(arch);
+        let text = ours.strip_prefix("urn:uuid:").unwrap_or_else(|| panic!("{ours}: not a urn:uuid"));
+        let id = uuid::Uuid::parse_str(text).unwrap_or_else(|e| panic!("{ours}: {e}"));
+        assert_eq!((id.get_version_num(), id.get_variant()), (8, uuid::Variant::RFC4122), "{ours}");
+        let other = if arch == &AMD64 { &ARM64 } else { &AMD64 };
+        assert_ne!(ours, namespace(other));
+    }
+}
+
+for_each_arch! {
     /// The SBOM names exactly the crates cargo compiles into the binary for that target (`cargo
     /// tree`, normal dependencies), with their versions and Cargo.lock's checksums; and Rust's core
     /// from the pinned toolchain.
@@ -115,8 +130,8 @@ for_each_arch! {
         let doc = sbom(arch);
         assert_eq!(cargo_packages(&doc), crates_by_cargo_tree(arch), "{}", arch.name);
         let core = doc["packages"].as_array().unwrap().iter().find(|p| p["name"] == "core").expect("no core in the SBOM");
-        let channel = std::fs::read_to_string(repo_root().join("rust-toolchain.toml")).unwrap();
-        let date = channel.lines().find_map(|l| l.strip_prefix("channel = \"nightly-")).unwrap().trim_end_matches('"').to_string();
+        let channel = pause_tests::inputs::pinned_channel();
+        let date = channel.strip_prefix("nightly-").expect("the pinned channel is a dated nightly");
         assert!(core["downloadLocation"].as_str().unwrap().contains(&format!("/dist/{date}/rust-src")), "{core}");
     }
 }

@@ -97,12 +97,14 @@ state = "{d}/state"
 /// A bridge network with host-local addresses (its state under the daemon's directory). The
 /// bridge and the pod addresses exist only inside the daemon's own network namespace.
 pub fn cni_config(dir: &Path) -> String {
-    format!(
-        r#"{{"cniVersion": "0.4.0", "name": "pause-tests", "plugins": [
-  {{"type": "bridge", "bridge": "cni-pause0", "isGateway": true, "ipMasq": false,
-    "ipam": {{"type": "host-local", "dataDir": "{}/cni-ipam", "ranges": [[{{"subnet": "10.88.0.0/16"}}]]}}}},
-  {{"type": "loopback"}}
-]}}"#,
-        dir.display()
-    )
+    let conf = serde_json::json!({
+        "cniVersion": "0.4.0",
+        "name": "pause-tests",
+        "plugins": [
+            {"type": "bridge", "bridge": "cni-pause0", "isGateway": true, "ipMasq": false,
+             "ipam": {"type": "host-local", "dataDir": dir.join("cni-ipam"), "ranges": [[{"subnet": "10.88.0.0/16"}]]}},
+            {"type": "loopback"},
+        ],
+    });
+    serde_json::to_string_pretty(&conf).unwrap()
 }

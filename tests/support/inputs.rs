@@ -195,13 +195,19 @@ struct ChannelTarget {
     xz_hash: Option<String>,
 }
 
+/// rust-toolchain.toml's `[toolchain] channel` (nightly-2026-05-20), read as TOML.
+pub fn pinned_channel() -> String {
+    let file: toml::Table = toml::from_str(&std::fs::read_to_string(repo_root().join("rust-toolchain.toml")).unwrap()).unwrap();
+    file.get("toolchain")
+        .and_then(|t| t.get("channel"))
+        .and_then(|c| c.as_str())
+        .expect("rust-toolchain.toml has no [toolchain] channel")
+        .to_string()
+}
+
 /// The pinned toolchain (rust-toolchain.toml's channel, which cargo and rustc run as here).
 pub fn toolchain() -> Toolchain {
-    let pinned = std::fs::read_to_string(repo_root().join("rust-toolchain.toml")).unwrap();
-    let channel = pinned
-        .lines()
-        .find_map(|l| l.strip_prefix("channel = ").map(|c| c.trim_matches('"').to_string()))
-        .expect("rust-toolchain.toml has no channel");
+    let channel = pinned_channel();
     let rustc = |args: &[&str]| {
         let out = Command::new("rustc").current_dir(repo_root()).env("RUSTUP_TOOLCHAIN", &channel).args(args).output().expect("rustc");
         assert!(out.status.success(), "rustc {args:?}: {}", text(&out.stderr));

@@ -238,9 +238,13 @@ pub fn sbom(subject: &Subject, crates: &[Crate], toolchain: &Toolchain, source: 
         relationships,
     };
     // A namespace unique to this content (SPDX wants one per document), the same for the same
-    // content: a UUID made of the digest of the document without it.
+    // content: an RFC 9562 version 8 (custom) UUID made of the first 16 bytes of the sha256 of the
+    // document without it, its version and variant bits set.
     let digest = Sha256::digest(serde_json::to_vec(&doc).unwrap());
-    let h: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    doc.document_namespace = format!("urn:uuid:{}-{}-5{}-{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[16..20], &h[20..32]);
+    let mut bytes: [u8; 16] = digest[..16].try_into().unwrap();
+    bytes[6] = (bytes[6] & 0x0f) | 0x80; // version 8
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // variant 0b10 (RFC 9562)
+    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    doc.document_namespace = format!("urn:uuid:{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
     doc
 }
