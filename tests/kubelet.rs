@@ -238,8 +238,8 @@ fn c_the_pods_security_context_reaches_the_sandbox_but_its_seccomp_profile_does_
     let pause = k.containerd.cri().pause_pid(&sandbox.id);
     assert_eq!(status_field(pause, "Uid").unwrap().split_whitespace().next(), Some("4321"));
     assert_eq!(status_field(pause, "Gid").unwrap().split_whitespace().next(), Some("8765"));
-    let mut sysctl = std::process::Command::new("nsenter");
-    sysctl.args(["-t", &pause.to_string(), "--net", "--", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]);
+    let mut sysctl = pause_tests::namespaces::in_net_of(pause);
+    sysctl.args(["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]);
     assert_eq!(text(&run_to_end(sysctl).stdout).trim(), "100", "the pod's sysctl is not set in its network namespace");
 }
 

@@ -58,8 +58,8 @@ pub fn cosign_binary() -> PathBuf {
 
 impl Cosign {
     fn cmd(&self, args: &[&str], password: Option<&str>) -> Command {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &self.netns_pid.to_string(), "--net", "--"]).arg(cosign_binary()).args(args);
+        let mut cmd = crate::namespaces::in_net_of(self.netns_pid);
+        cmd.arg(cosign_binary()).args(args);
         cmd.env("TUF_ROOT", self.home.join("tuf")).env("DOCKER_CONFIG", self.home.join("docker")).current_dir(&self.home);
         cmd.env("COSIGN_PASSWORD", password.unwrap_or(""));
         cmd

@@ -6,6 +6,14 @@ use crate::runtime::node_root;
 use std::path::Path;
 use std::process::Command;
 
+/// `nsenter` into the network namespace of process `pid` (the host's files otherwise), ready for
+/// the program and its arguments: how every test reaches an address inside namespaces of its own.
+pub fn in_net_of(pid: u32) -> Command {
+    let mut cmd = Command::new("nsenter");
+    cmd.args(["-t", &pid.to_string(), "--net", "--"]);
+    cmd
+}
+
 /// Run by `sh -c` in the fresh mount namespace: makes the node rootfs (ARG 2) its root, read-only
 /// (bound at ARG 1), with fresh tmpfs on /run, /tmp, /var/tmp and /var/lib, the host's /dev and
 /// /sys, a fresh /proc, and the daemon's directory (ARG 3) at the same path as on the host; then
@@ -76,9 +84,7 @@ impl Namespaces {
 
     /// `nsenter` into the network namespace only (the host's files), ready for the program.
     pub fn enter_net(&self) -> Command {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &self.pid().to_string(), "--net", "--"]);
-        cmd
+        in_net_of(self.pid())
     }
 
     /// Runs a command in them; panics with its stderr if it fails. Returns stdout.

@@ -51,8 +51,13 @@ impl Podman {
     /// Another containers tool (buildah, skopeo) with the same configuration.
     pub fn other(&self, program: &str) -> Command {
         let mut c = Command::new(program);
-        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        c.envs(self.env());
         c
+    }
+
+    /// The environment that points podman (and its kin) at this configuration.
+    pub fn env(&self) -> impl Iterator<Item = (&str, &std::path::Path)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_path()))
     }
 
     /// Runs podman with `args`; panics with its stderr if it fails. Returns stdout.

@@ -1,8 +1,8 @@
 //! A throwaway CNCF distribution registry on 127.0.0.1 inside a network namespace, and its access log.
+use crate::namespaces::in_net_of;
 use crate::process::{Running, eventually, require, run_to_end, text};
 use crate::scratch::Scratch;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 /// Where the registry listens, inside its network namespace only.
@@ -36,8 +36,8 @@ impl Registry {
             dir.display()
         );
         std::fs::write(dir.join("config.yml"), config).unwrap();
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &netns_pid.to_string(), "--net", "--", "docker-registry", "serve"]).arg(dir.join("config.yml"));
+        let mut cmd = in_net_of(netns_pid);
+        cmd.args(["docker-registry", "serve"]).arg(dir.join("config.yml"));
         let (access, errors) =
             (std::fs::File::create(dir.join("access.log")).unwrap(), std::fs::File::create(dir.join("registry.log")).unwrap());
         let daemon = Running::spawn_to(cmd, access, errors);
@@ -58,8 +58,8 @@ impl Registry {
 
     /// Runs a command in the registry's network namespace.
     pub fn in_netns(&self, argv: &[&str]) -> std::process::Output {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &self.netns_pid.to_string(), "--net", "--"]).args(argv);
+        let mut cmd = in_net_of(self.netns_pid);
+        cmd.args(argv);
         run_to_end(cmd)
     }
 
@@ -132,8 +132,9 @@ impl Store {
 
     /// `podman pull` (plain HTTP) into this store, in the registry's network namespace.
     pub fn pull(&self, r: &Registry, args: &[&str]) {
-        let mut cmd = crate::podman::Podman::for_tests().other("nsenter");
-        cmd.args(["-t", &r.netns_pid().to_string(), "--net", "--", "podman", "--root"])
+        let mut cmd = in_net_of(r.netns_pid());
+        cmd.envs(crate::podman::Podman::for_tests().env())
+            .args(["podman", "--root"])
             .arg(self.0.join("root"))
             .arg("--runroot")
             .arg(self.0.join("run"));
