@@ -4,7 +4,7 @@ use crate::busybox::busybox_archive;
 use crate::containerd_config::{Paths, cni_config, config};
 use crate::cri::Cri;
 use crate::image::{list_archive, list_name};
-use crate::namespaces::{Namespaces, kill_shims_of, shims_of, visible_copy};
+use crate::namespaces::{Namespaces, visible_copy};
 use crate::node::{Node, Programs, Root};
 use crate::process::{Running, SIGTERM, eventually, require, run_to_end, text};
 use crate::runtime::node_root;
@@ -200,5 +200,30 @@ impl Drop for Containerd {
         kill_shims_of(&self.socket());
         self.daemon.take();
         self.namespaces.take();
+    }
+}
+
+/// The containerd-shim-runc-v2 processes serving the containerd at `socket` (their command line
+/// names it).
+pub fn shims_of(socket: &Path) -> Vec<u32> {
+    let socket = socket.to_string_lossy().into_owned();
+    crate::procfs::pids()
+        .into_iter()
+        .filter(|p| {
+            let cmdline = text(&std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default());
+            cmdline.contains("containerd-shim-runc-v2") && cmdline.contains(&socket)
+        })
+        .collect()
+}
+
+/// Kills what is left of the containers of the containerd at `socket`: each shim's children (the
+/// containers' inits), then the shims.
+pub fn kill_shims_of(socket: &Path) {
+    for shim in shims_of(socket) {
+        // Either may have ended by itself meanwhile (ESRCH): nothing left to do then.
+        for child in crate::procfs::children_of(shim) {
+            let _ = crate::process::try_signal(child.pid, crate::process::SIGKILL);
+        }
+        let _ = crate::process::try_signal(shim, crate::process::SIGKILL);
     }
 }

@@ -1,8 +1,9 @@
 //! A throwaway Docker Engine of one row of the engine table (engine.rs), in network and mount
 //! namespaces of its own, every path of its own (data-root, exec-root, pidfile, socket, the CLI's
 //! config): nothing it makes is seen by another daemon, test or checkout, and nothing is left.
+use crate::containerd::kill_shims_of;
 use crate::engine::Engine;
-use crate::namespaces::{Namespaces, kill_shims_of, visible_copy};
+use crate::namespaces::{Namespaces, visible_copy};
 use crate::process::{Running, SIGTERM, eventually, run_to_end, text, try_run_within, try_signal};
 use crate::scratch::Scratch;
 use std::path::{Path, PathBuf};

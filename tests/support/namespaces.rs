@@ -117,30 +117,3 @@ pub fn visible_copy(dir: &Path, path: &Path) -> std::path::PathBuf {
     std::fs::copy(path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     copy
 }
-
-/// The containerd-shim-runc-v2 processes serving the containerd at `socket` (their command line
-/// names it).
-pub fn shims_of(socket: &Path) -> Vec<u32> {
-    let socket = socket.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|p| {
-            let cmdline = text(&std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default());
-            cmdline.contains("containerd-shim-runc-v2") && cmdline.contains(&socket)
-        })
-        .collect()
-}
-
-/// Kills what is left of the containers of the containerd at `socket`: each shim's children (the
-/// containers' inits), then the shims.
-pub fn kill_shims_of(socket: &Path) {
-    for shim in shims_of(socket) {
-        // Either may have ended by itself meanwhile (ESRCH): nothing left to do then.
-        for child in crate::procfs::children_of(shim) {
-            let _ = crate::process::try_signal(child.pid, crate::process::SIGKILL);
-        }
-        let _ = crate::process::try_signal(shim, crate::process::SIGKILL);
-    }
-}

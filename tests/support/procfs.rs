@@ -85,7 +85,13 @@ pub fn cpu_ticks(pid: u32) -> u64 {
 
 /// A field of /proc/PID/status, e.g. "SigIgn".
 pub fn status_field(pid: u32, field: &str) -> Option<String> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    field_of(pid, "status", field)
+}
+
+/// A `Name:   value` field of a /proc/PID file (status, smaps_rollup), trimmed; None once the
+/// process is gone or if the file has no such field.
+pub fn field_of(pid: u32, file: &str, field: &str) -> Option<String> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
     s.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
 }
 
@@ -100,18 +106,14 @@ pub fn voluntary_switches(pid: u32) -> u64 {
     status_field(pid, "voluntary_ctxt_switches").unwrap().parse().unwrap()
 }
 
+/// Every process's pid, as /proc lists them now (some may be gone by the time they are read).
+pub fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc").unwrap().flatten().filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok()).collect()
+}
+
 /// The processes whose parent is `pid`, with their states, from every /proc/N/stat.
 pub fn children_of(pid: u32) -> Vec<Child> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(n) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        if let Some(s) = stat(n)
-            && s.ppid == pid
-        {
-            out.push(Child { pid: n, state: s.state });
-        }
-    }
-    out
+    pids().into_iter().filter_map(|n| stat(n).filter(|s| s.ppid == pid).map(|s| Child { pid: n, state: s.state })).collect()
 }
 
 /// How many children of `pid` are zombies.
@@ -122,12 +124,7 @@ pub fn zombies_of(pid: u32) -> usize {
 /// Every process (host pids) in the PID namespace of `pid`, itself included, zombies included.
 pub fn pid_namespace_members(pid: u32) -> Vec<u32> {
     let Ok(ns) = std::fs::read_link(format!("/proc/{pid}/ns/pid")) else { return Vec::new() };
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|p| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns))
-        .collect()
+    pids().into_iter().filter(|p| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns)).collect()
 }
 
 /// Whether the tests run as root (the PID-namespace tests and the benchmark need it).

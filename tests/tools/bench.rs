@@ -23,7 +23,8 @@ struct Tool {
     idle_members: usize,
 }
 
-fn which(name: &str) -> String {
+/// A peer init's path; fails naming the packages to install.
+fn peer(name: &str) -> String {
     require(name, "apt-get install tini catatonit dumb-init").to_string_lossy().into_owned()
 }
 
@@ -34,21 +35,21 @@ fn tools() -> Vec<Tool> {
         Tool { name: "pause (this)", binary: pause.clone(), argv: vec![pause.clone()], version: vec![pause, "-v".into()], idle_members: 1 },
         Tool {
             name: "catatonit -P",
-            binary: which("catatonit"),
+            binary: peer("catatonit"),
             argv: s(&["catatonit", "-P"]),
             version: s(&["catatonit", "--version"]),
             idle_members: 1,
         },
         Tool {
             name: "tini-static",
-            binary: which("tini-static"),
+            binary: peer("tini-static"),
             argv: s(&["tini-static", "--", "sleep", "infinity"]),
             version: s(&["tini-static", "--version"]),
             idle_members: 2,
         },
         Tool {
             name: "dumb-init",
-            binary: which("dumb-init"),
+            binary: peer("dumb-init"),
             argv: s(&["dumb-init", "sleep", "infinity"]),
             version: s(&["dumb-init", "--version"]),
             idle_members: 2,
@@ -82,9 +83,10 @@ impl Pid1 {
     }
 }
 
+/// A /proc/PID figure (kB, or a count) as a number: the first word of the field.
 fn kb(pid: u32, file: &str, field: &str) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
-    s.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok()).unwrap()
+    let value = field_of(pid, file, field).unwrap_or_else(|| panic!("/proc/{pid}/{file} has no {field}"));
+    value.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("/proc/{pid}/{file} {field}: {value}"))
 }
 
 /// CPU time on the CPU, in microseconds (/proc/PID/schedstat, nanosecond resolution).
@@ -121,7 +123,7 @@ fn catatonit_archive() -> (String, std::path::PathBuf) {
     let name = "localhost/pause-bench-catatonit:latest".to_string();
     let ctx = pause_tests::image::Build::shipping().dir.join("catatonit");
     std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::copy(which("catatonit"), ctx.join("catatonit")).unwrap();
+    std::fs::copy(peer("catatonit"), ctx.join("catatonit")).unwrap();
     std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY catatonit /catatonit\nENTRYPOINT [\"/catatonit\", \"-P\"]\n").unwrap();
     let podman = Podman::for_tests();
     podman.ok(["build", "--quiet", "--tag", &name, ctx.to_str().unwrap()]);

@@ -46,7 +46,7 @@ fn main() {
         std::process::exit(64)
     }
     // What the provenance records as the command: this one, as typed (tests/tool runs it as images).
-    let command = std::iter::once("bash tests/tool images".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    let command = std::iter::once(IMAGES_COMMAND.to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
     let images = build_images(&Podman::user(), &Build::shipping(), &command);
     let now = report(&pause_tests::size::breakdowns(), Some(&images));
     if json {
