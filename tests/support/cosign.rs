@@ -113,41 +113,24 @@ impl Cosign {
         );
     }
 
+    /// `cosign SUBCOMMAND --key PUBLIC [EXTRA...]` of `reference`, offline (no transparency log,
+    /// the tests' plain-HTTP registry), with JSON output.
+    fn verify_with(&self, subcommand: &str, public: &Path, extra: &[&str], reference: &str) -> Output {
+        let mut args = vec![subcommand, "--key", public.to_str().unwrap(), "--insecure-ignore-tlog=true", "--allow-http-registry"];
+        args.extend(extra);
+        args.extend(["--output", "json", reference]);
+        run_to_end(self.cmd(&args, None))
+    }
+
     /// `cosign verify --key PUBLIC` of `reference` (offline: no transparency log).
     pub fn verify(&self, public: &Path, reference: &str) -> Output {
-        run_to_end(self.cmd(
-            &[
-                "verify",
-                "--key",
-                public.to_str().unwrap(),
-                "--insecure-ignore-tlog=true",
-                "--allow-http-registry",
-                "--output",
-                "json",
-                reference,
-            ],
-            None,
-        ))
+        self.verify_with("verify", public, &[], reference)
     }
 
     /// `cosign verify-attestation --key PUBLIC --type TYPE` of `reference`; on success, the
     /// in-toto statements it verified.
     pub fn verify_attestation(&self, public: &Path, kind: Predicate, reference: &str) -> Result<Vec<serde_json::Value>, String> {
-        let out = run_to_end(self.cmd(
-            &[
-                "verify-attestation",
-                "--key",
-                public.to_str().unwrap(),
-                "--insecure-ignore-tlog=true",
-                "--allow-http-registry",
-                "--type",
-                kind.cosign_type(),
-                "--output",
-                "json",
-                reference,
-            ],
-            None,
-        ));
+        let out = self.verify_with("verify-attestation", public, &["--type", kind.cosign_type()], reference);
         if !out.status.success() {
             return Err(text(&out.stderr));
         }
