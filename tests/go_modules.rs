@@ -12,7 +12,7 @@ use std::process::Command;
 fn each_go_module_builds_its_project_with_the_projects_own_dependency_versions() {
     let modules = modules();
     let names: Vec<&str> = modules.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["containerd-2.3", "containerd-2.4", "cri-tools-1.37", "kubelet-1.37", "runc-1.4", "runc-1.5"]);
+    assert_eq!(names, ["containerd-2.3", "containerd-2.4", "cri-o-1.36", "cri-tools-1.37", "kubelet-1.37", "runc-1.4", "runc-1.5"]);
     for (name, dir) in &modules {
         let ours = GoMod::read(&dir.join("go.mod"));
         let project = ours.project();
@@ -108,6 +108,9 @@ fn each_built_program_says_the_version_its_module_pins() {
     let v = pinned("cri-tools-1.37");
     assert_eq!(version_of("cri-tools-1.37", "crictl", "--version"), format!("crictl version {}", v.trim_start_matches('v')));
     assert_eq!(version_of("cri-tools-1.37", "critest", "--version"), format!("critest version: {}", v.trim_start_matches('v')));
+    // CRI-O's version is a constant of its source (internal/version), not an ldflag.
+    let v = pinned("cri-o-1.36");
+    assert_eq!(version_of("cri-o-1.36", "crio", "--version"), format!("crio version {}", v.trim_start_matches('v')));
     let v = pinned("kubelet-1.37");
     assert_eq!(version_of("kubelet-1.37", "kubelet", "--version"), format!("Kubernetes {v}"));
 }

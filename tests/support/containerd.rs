@@ -189,6 +189,16 @@ impl Containerd {
     }
 }
 
+impl crate::pod::CriDaemon for Containerd {
+    fn dir(&self) -> &Path {
+        Containerd::dir(self)
+    }
+
+    fn cri(&self) -> &Cri {
+        Containerd::cri(self)
+    }
+}
+
 impl Drop for Containerd {
     fn drop(&mut self) {
         // Through the CRI first, as kubelet would (bounded: the daemon may be what failed).

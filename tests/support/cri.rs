@@ -60,7 +60,7 @@ impl Cri {
     fn ok<T>(&self, what: &str, call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>) -> T {
         match self.rt.block_on(call) {
             Ok(r) => r.into_inner(),
-            Err(e) => panic!("{what} ({}): {e}\ncontainerd's log:\n{}", self.label, self.log_tail()),
+            Err(e) => panic!("{what} ({}): {e}\nthe daemon's log:\n{}", self.label, self.log_tail()),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod containerd;
 pub mod containerd_config;
 pub mod cosign;
 pub mod cri;
+pub mod crio;
 pub mod docker;
 pub mod engine;
 pub mod expected;

@@ -1,15 +1,22 @@
 //! Pod sandboxes as kubelet asks for them: sandbox and container configs, seccomp profiles, and a
 //! sandbox guard that stops and removes its sandbox when dropped, also when the test fails.
 use crate::busybox::BUSYBOX;
-use crate::containerd::Containerd;
 use crate::cri::Cri;
 use crate::pause::wait_until_asleep;
 use k8s_cri::v1::*;
 use std::path::Path;
 
+/// A daemon serving the CRI in namespaces of its own (containerd.rs, crio.rs).
+pub trait CriDaemon {
+    /// The daemon's own directory.
+    fn dir(&self) -> &Path;
+    /// The CRI client (runtime and image services), as kubelet talks to the daemon.
+    fn cri(&self) -> &Cri;
+}
+
 /// kubelet's sandbox config for a pod `name`: the given seccomp profile and PID namespace mode,
 /// the pod's own network (CNI) and IPC, logs under the daemon's directory.
-pub fn pod_config(c: &Containerd, name: &str, pid: NamespaceMode, seccomp: SecurityProfile) -> PodSandboxConfig {
+pub fn pod_config(c: &impl CriDaemon, name: &str, pid: NamespaceMode, seccomp: SecurityProfile) -> PodSandboxConfig {
     let logs = c.dir().join("logs").join(name);
     std::fs::create_dir_all(&logs).unwrap();
     PodSandboxConfig {
@@ -47,7 +54,8 @@ pub fn localhost_profile(path: &Path) -> SecurityProfile {
 pub fn busybox_container(pod_config: &PodSandboxConfig, name: &str, command: &[&str]) -> ContainerConfig {
     ContainerConfig {
         metadata: Some(ContainerMetadata { name: name.into(), attempt: 0 }),
-        image: Some(ImageSpec { image: BUSYBOX.into(), ..Default::default() }),
+        // kubelet names the image as the pod spec wrote it too (CRI-O checks signatures against it).
+        image: Some(ImageSpec { image: BUSYBOX.into(), user_specified_image: BUSYBOX.into(), ..Default::default() }),
         command: command.iter().map(|s| s.to_string()).collect(),
         log_path: format!("{name}.log"),
         linux: Some(LinuxContainerConfig {
@@ -76,7 +84,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// RunPodSandbox of `config`, then waits until its pause sleeps.
-    pub fn run(c: &Containerd, config: PodSandboxConfig) -> Sandbox {
+    pub fn run(c: &impl CriDaemon, config: PodSandboxConfig) -> Sandbox {
         let cri = c.cri().clone();
         let id = cri.run_pod(config.clone());
         // The guard exists from here on, so a sandbox whose pause never sleeps is removed too.

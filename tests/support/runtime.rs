@@ -85,7 +85,8 @@ impl Runtime {
     /// container's seccomp section replaced by the JSON file `section` (tools/oci_wrapper.rs).
     pub fn with_seccomp_section(&self, scratch: &Scratch, oci_wrapper: &Path, section: &Path) -> PathBuf {
         let script = scratch.join("runtime");
-        let text = format!("#!/bin/sh\nexec '{}' '{}' '{}' \"$@\"\n", oci_wrapper.display(), section.display(), self.binary().display());
+        let text =
+            format!("#!/bin/sh\nexec '{}' 'seccomp={}' '{}' \"$@\"\n", oci_wrapper.display(), section.display(), self.binary().display());
         std::fs::write(&script, text).unwrap();
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         script
