@@ -110,22 +110,13 @@ fn a_pod_with_pid_namespace_container_is_ready_with_no_pause_process() {
     assert!(ip.starts_with("10.88."), "sandbox IP {ip:?}");
     assert!(c.cri().pod_info(&id).get("pid").is_none(), "the sandbox has an infra process: {}", c.cri().pod_info(&id));
     assert_eq!(c.conmons(), Vec::<u32>::new(), "conmon runs for a sandbox without infra container");
-    assert_eq!(pauses_of(&c), Vec::<u32>::new(), "pause runs");
+    assert_eq!(c.pauses(), Vec::<u32>::new(), "pause runs");
     let ctr = c.cri().run_container(&id, &config, busybox_container(&config, "worker", &["sleep", "600"]));
     let ps = c.cri().exec_sync(&ctr, &["ps", "-o", "pid,args"], 10);
     assert_eq!(ps.exit_code, 0, "{}", ps.stderr);
     assert!(pid_1_line(&ps.stdout).contains("sleep 600"), "PID 1 of the container is not its own command:\n{}", ps.stdout);
-    assert_eq!(pauses_of(&c), Vec::<u32>::new(), "pause runs");
+    assert_eq!(c.pauses(), Vec::<u32>::new(), "pause runs");
     c.cri().stop_and_remove_quietly(&[id]);
-}
-
-/// Processes under this daemon's conmons whose program is /pause.
-fn pauses_of(c: &CriO) -> Vec<u32> {
-    c.conmons()
-        .into_iter()
-        .flat_map(|m| children_of(m).into_iter().map(|ch| ch.pid))
-        .filter(|p| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default() == b"/pause\0")
-        .collect()
 }
 
 /// The shipped seccomp.json as the pod's Localhost profile is refused: it allows what runc does
@@ -179,10 +170,7 @@ fn busybox_in_the_pod_sees_pause_as_pid_1_and_orphans_are_reaped() {
 #[test]
 fn stop_ends_pause_and_remove_leaves_nothing() {
     let c = crio();
-    let pinned = || -> Vec<String> {
-        let dir = format!("/proc/{}/root{}", c.holder_pid(), c.namespaces_dir().display());
-        walk_files(Path::new(&dir))
-    };
+    let pinned = || c.pinned_namespaces();
     for i in 0..20 {
         let pod = shared_pid_pod(&c, &format!("loop-{i}"));
         assert!(!pinned().is_empty(), "no pinned namespace while a pod runs: the check below proves nothing");
@@ -194,18 +182,4 @@ fn stop_ends_pause_and_remove_leaves_nothing() {
         assert_eq!(pinned(), Vec::<String>::new(), "pinned namespaces left");
     }
     assert!(c.cri().pod_ids().is_empty(), "sandboxes left: {:?}", c.cri().pod_ids());
-}
-
-/// The files under `dir` (none if it is missing), by path.
-fn walk_files(dir: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk_files(&path));
-        } else {
-            files.push(path.display().to_string());
-        }
-    }
-    files
 }

@@ -2,10 +2,14 @@
 //! pods written as a user writes them, on today's long-term node (containerd 2.3 with runc 1.5)
 //! whose pinned sandbox image is this image. Each test has its own kubelet, containerd,
 //! namespaces and cgroupRoot (support/kubelet.rs); the host's sysctls are put back afterwards.
+//! Scenarios a, b, d and e also run on CRI-O 1.36 (`crio_*`), where a pod that does not share its
+//! PID namespace has no infra process at all.
 use pause_tests::busybox::BUSYBOX;
+use pause_tests::crio::CriO;
 use pause_tests::image::list_name;
 use pause_tests::kubelet::*;
 use pause_tests::node::CONTAINERD_2_3;
+use pause_tests::pod::CriDaemon;
 use pause_tests::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -40,9 +44,9 @@ spec:
     )
 }
 
-/// The sandbox containerd runs for the static pod `name` (kubelet's name for it): its id.
-fn sandbox_of(k: &Kubelet, name: &str) -> k8s_cri::v1::PodSandbox {
-    let pods = k.containerd.cri().pods();
+/// The sandbox the runtime runs for the static pod `name` (kubelet's name for it): its id.
+fn sandbox_of<R: CriDaemon>(k: &Kubelet<R>, name: &str) -> k8s_cri::v1::PodSandbox {
+    let pods = k.runtime.cri().pods();
     let mut ready: Vec<_> = pods
         .into_iter()
         .filter(|p| p.metadata.as_ref().is_some_and(|m| m.name == name) && p.state == k8s_cri::v1::PodSandboxState::SandboxReady as i32)
@@ -53,7 +57,7 @@ fn sandbox_of(k: &Kubelet, name: &str) -> k8s_cri::v1::PodSandbox {
 
 /// The image containerd recorded for a container (the sandbox's: its sandbox image), by `ctr`.
 fn image_of(k: &Kubelet, container: &str) -> String {
-    let info: serde_json::Value = serde_json::from_str(&k.containerd.ctr_ok(&["containers", "info", container])).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&k.runtime.ctr_ok(&["containers", "info", container])).unwrap();
     info["Image"].as_str().expect("Image in ctr containers info").to_string()
 }
 
@@ -70,7 +74,7 @@ fn a_two_container_pod_runs_with_pause_as_its_sandbox() {
     assert!(pod.status.container_statuses.iter().all(|c| c.ready && c.restart_count == 0), "{pod:#?}");
     let sandbox = sandbox_of(&k, &name);
     assert_eq!(image_of(&k, &sandbox.id), list_name(), "the sandbox is not this image");
-    let pause = k.containerd.cri().pause_pid(&sandbox.id);
+    let pause = k.runtime.cri().pause_pid(&sandbox.id);
     assert_eq!(text(&std::fs::read(format!("/proc/{pause}/cmdline")).unwrap()).trim_end_matches('\0'), "/pause");
     assert_eq!(status_field(pause, "Uid").unwrap().split_whitespace().next(), Some("65535"));
     wait_until_asleep(pause);
@@ -82,7 +86,8 @@ fn a_two_container_pod_runs_with_pause_as_its_sandbox() {
 fn container_id(pod: &Pod, container: &str) -> String {
     let status =
         pod.status.container_statuses.iter().find(|c| c.name == container).unwrap_or_else(|| panic!("no container {container}: {pod:#?}"));
-    status.container_id.strip_prefix("containerd://").unwrap_or_else(|| panic!("container id {:?}", status.container_id)).to_string()
+    // "containerd://ID" or "cri-o://ID".
+    status.container_id.split_once("://").unwrap_or_else(|| panic!("container id {:?}", status.container_id)).1.to_string()
 }
 
 /// A pod whose containers share its PID namespace: one sleeping busybox, `sleeper`.
@@ -113,20 +118,24 @@ spec:
 /// for them (voluntary context switches).
 #[test]
 fn b_a_shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans() {
-    let k = Kubelet::start(NODE);
+    shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans(Kubelet::start(NODE));
+}
+
+/// Scenario b on the kubelet `k`'s runtime.
+fn shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans<R: CriDaemon>(k: Kubelet<R>) {
     k.write_manifest("shared.yaml", &shared_pid_manifest());
     let name = format!("shared-{NODE_NAME}");
     let pod = k.wait_ready(&name);
-    let pause = k.containerd.cri().pause_pid(&sandbox_of(&k, &name).id);
+    let pause = k.runtime.cri().pause_pid(&sandbox_of(&k, &name).id);
     for container in ["sleeper", "other"] {
-        let r = k.containerd.cri().exec_sync(&container_id(&pod, container), &["cat", "/proc/1/cmdline"], 10);
+        let r = k.runtime.cri().exec_sync(&container_id(&pod, container), &["cat", "/proc/1/cmdline"], 10);
         assert_eq!(r.stdout.trim_end_matches('\0'), "/pause", "{container} sees PID 1 as {r:?}");
     }
     wait_until_asleep(pause);
     let switches = voluntary_switches(pause);
     // Each orphan lives 2 s, so it is seen as pause's child; the shell exits at once.
     let storm = "for i in $(seq 1000); do sleep 2 </dev/null >/dev/null 2>&1 & done";
-    let r = k.containerd.cri().exec_sync(&container_id(&pod, "sleeper"), &["sh", "-c", storm], 30);
+    let r = k.runtime.cri().exec_sync(&container_id(&pod, "sleeper"), &["sh", "-c", storm], 30);
     assert_eq!(r.exit_code, 0, "{r:?}");
     let adopted = children_of(pause).len();
     assert!(adopted >= 900, "only {adopted} of the 1000 orphans are pause's children");
@@ -193,7 +202,7 @@ spec:
 
 /// The seccomp filter of a sandbox, as syscall names, from the runtime spec containerd made.
 fn sandbox_filter(k: &Kubelet, sandbox: &str) -> Vec<String> {
-    let spec = &k.containerd.cri().pod_info(sandbox)["runtimeSpec"]["linux"]["seccomp"];
+    let spec = &k.runtime.cri().pod_info(sandbox)["runtimeSpec"]["linux"]["seccomp"];
     names_of(&spec["syscalls"])
 }
 
@@ -226,7 +235,7 @@ fn c_the_pods_security_context_reaches_the_sandbox_but_its_seccomp_profile_does_
         let name = format!("{name}-{NODE_NAME}");
         k.wait_ready(&name);
         let sandbox = sandbox_of(&k, &name);
-        let pause = k.containerd.cri().pause_pid(&sandbox.id);
+        let pause = k.runtime.cri().pause_pid(&sandbox.id);
         wait_until_asleep(pause);
         assert_eq!(status_field(pause, "Seccomp").as_deref(), Some("2"), "{name}: no seccomp filter");
         assert_eq!(status_field(pause, "NoNewPrivs").as_deref(), Some("1"), "{name}");
@@ -235,7 +244,7 @@ fn c_the_pods_security_context_reaches_the_sandbox_but_its_seccomp_profile_does_
     assert_eq!(filters[0], filters[1], "the Localhost pod's sandbox filter differs from the RuntimeDefault pod's");
     assert_ne!(filters[0], names_of(&pause_tests::seccomp::profile()["syscalls"]), "kubelet passed the pod's profile to the sandbox");
     let sandbox = sandbox_of(&k, &format!("secured-{NODE_NAME}"));
-    let pause = k.containerd.cri().pause_pid(&sandbox.id);
+    let pause = k.runtime.cri().pause_pid(&sandbox.id);
     assert_eq!(status_field(pause, "Uid").unwrap().split_whitespace().next(), Some("4321"));
     assert_eq!(status_field(pause, "Gid").unwrap().split_whitespace().next(), Some("8765"));
     let mut sysctl = pause_tests::namespaces::in_net_of(pause);
@@ -247,12 +256,16 @@ fn c_the_pods_security_context_reaches_the_sandbox_but_its_seccomp_profile_does_
 /// 1) and starts the containers again; the pod is Ready again. The time it took is printed.
 #[test]
 fn d_a_killed_pause_is_recreated_by_kubelet() {
-    let k = Kubelet::start(NODE);
-    k.write_manifest("web.yaml", &web_manifest());
-    let name = format!("web-{NODE_NAME}");
+    killed_pause_is_recreated_by_kubelet(Kubelet::start(NODE), "web", &web_manifest());
+}
+
+/// Scenario d on the kubelet `k`'s runtime, with the pod `pod` of `manifest`.
+fn killed_pause_is_recreated_by_kubelet<R: CriDaemon>(k: Kubelet<R>, pod: &str, manifest: &str) {
+    k.write_manifest(&format!("{pod}.yaml"), manifest);
+    let name = format!("{pod}-{NODE_NAME}");
     k.wait_ready(&name);
     let first = sandbox_of(&k, &name);
-    let pause = k.containerd.cri().pause_pid(&first.id);
+    let pause = k.runtime.cri().pause_pid(&first.id);
     let t = Instant::now();
     signal(pause, SIGKILL);
     let mut again = None;
@@ -266,7 +279,7 @@ fn d_a_killed_pause_is_recreated_by_kubelet() {
     let second = sandbox_of(&k, &name);
     assert_ne!(second.id, first.id);
     assert_eq!(second.metadata.unwrap().attempt, 1, "the new sandbox's attempt");
-    let new_pause = k.containerd.cri().pause_pid(&second.id);
+    let new_pause = k.runtime.cri().pause_pid(&second.id);
     assert_ne!(new_pause, pause);
     assert_eq!(text(&std::fs::read(format!("/proc/{new_pause}/cmdline")).unwrap()).trim_end_matches('\0'), "/pause");
 }
@@ -280,8 +293,8 @@ fn e_a_removed_manifest_leaves_nothing_behind() {
     let name = format!("web-{NODE_NAME}");
     let pod = k.wait_ready(&name);
     let sandbox = sandbox_of(&k, &name);
-    let pause = k.containerd.cri().pause_pid(&sandbox.id);
-    let inits: Vec<u32> = ["server", "client"].iter().map(|c| k.containerd.cri().container_pid(&container_id(&pod, c))).collect();
+    let pause = k.runtime.cri().pause_pid(&sandbox.id);
+    let inits: Vec<u32> = ["server", "client"].iter().map(|c| k.runtime.cri().container_pid(&container_id(&pod, c))).collect();
     let t = Instant::now();
     k.remove_manifest("web.yaml");
     let (mut containers_gone, mut pause_gone) = (None, None);
@@ -299,17 +312,17 @@ fn e_a_removed_manifest_leaves_nothing_behind() {
     assert!(containers_gone <= pause_gone, "pause ended before the containers");
     let clean = eventually(Duration::from_secs(90), || {
         std::thread::sleep(Duration::from_millis(200));
-        k.containerd.shims().is_empty()
-            && k.containerd.mounts_of(&sandbox.id).is_empty()
-            && k.containerd.pinned_netns().is_empty()
+        k.runtime.shims().is_empty()
+            && k.runtime.mounts_of(&sandbox.id).is_empty()
+            && k.runtime.pinned_netns().is_empty()
             && k.pod(&name).is_none()
     });
     assert!(
         clean,
         "left: shims {:?}, mounts {:?}, network namespaces {:?}, pod reported: {}",
-        k.containerd.shims(),
-        k.containerd.mounts_of(&sandbox.id),
-        k.containerd.pinned_netns(),
+        k.runtime.shims(),
+        k.runtime.mounts_of(&sandbox.id),
+        k.runtime.pinned_netns(),
         k.pod(&name).is_some()
     );
     println!("no shim, mount or network namespace left {:.1?} after the manifest was removed", t.elapsed());
@@ -324,7 +337,7 @@ fn f_a_restarted_kubelet_adopts_the_running_sandbox() {
     let name = format!("web-{NODE_NAME}");
     k.wait_ready(&name);
     let before = sandbox_of(&k, &name);
-    let pause = k.containerd.cri().pause_pid(&before.id);
+    let pause = k.runtime.cri().pause_pid(&before.id);
     k.restart();
     let pod = k.wait_ready(&name);
     // A few of kubelet's sync periods (1 s file checks, 1 s probes) to change its mind in.
@@ -332,7 +345,7 @@ fn f_a_restarted_kubelet_adopts_the_running_sandbox() {
     let after = sandbox_of(&k, &name);
     assert_eq!(after.id, before.id, "kubelet made a new sandbox");
     assert_eq!(after.metadata.unwrap().attempt, 0);
-    assert_eq!(k.containerd.cri().pause_pid(&after.id), pause);
+    assert_eq!(k.runtime.cri().pause_pid(&after.id), pause);
     assert!(stat(pause).is_some(), "pause {pause} is gone");
     let pod_now = k.pod(&name).unwrap();
     assert!(pod_now.status.container_statuses.iter().all(|c| c.restart_count == 0), "{pod:#?}");
@@ -400,7 +413,7 @@ fn wait_for_image_gc(k: &Kubelet) {
     let t = Instant::now();
     let collected = eventually(Duration::from_secs(6 * 60), || {
         std::thread::sleep(Duration::from_secs(1));
-        k.containerd.cri().image_status(BUSYBOX).is_none()
+        k.runtime.cri().image_status(BUSYBOX).is_none()
     });
     assert!(collected, "kubelet's image GC did not remove the unused {BUSYBOX} in 6 minutes; kubelet's log ends:\n{}", k.log_tail(40));
     println!("kubelet's image GC removed the unused busybox image {:.1?} after kubelet was up", t.elapsed());
@@ -413,7 +426,7 @@ fn wait_for_image_gc(k: &Kubelet) {
 fn g_image_gc_keeps_the_pinned_sandbox_image() {
     let k = Kubelet::start_with(NODE, collect_every_unused_image());
     wait_for_image_gc(&k);
-    let image = k.containerd.cri().image_status(&list_name());
+    let image = k.runtime.cri().image_status(&list_name());
     assert!(image.as_ref().is_some_and(|i| i.pinned), "the sandbox image after GC: {image:?}");
     k.write_manifest("after-gc.yaml", &pause_only_manifest());
     k.wait_ready(&format!("after-gc-{NODE_NAME}"));
@@ -425,7 +438,7 @@ fn g_image_gc_keeps_the_pinned_sandbox_image() {
 fn g_image_gc_deletes_the_sandbox_image_where_nothing_pins_it() {
     let k = Kubelet::start_with(&pause_tests::node::DEBIAN_12, collect_every_unused_image());
     wait_for_image_gc(&k);
-    let image = k.containerd.cri().image_status(&list_name());
+    let image = k.runtime.cri().image_status(&list_name());
     assert!(image.is_none(), "the sandbox image is still there after GC on containerd 1.6: {image:?}");
 }
 
@@ -456,7 +469,7 @@ fn h_a_pod_without_host_users_has_pause_in_its_own_user_namespace() {
     k.write_manifest("userns.yaml", &user_namespace_manifest());
     let name = format!("userns-{NODE_NAME}");
     k.wait_ready(&name);
-    let pause = k.containerd.cri().pause_pid(&sandbox_of(&k, &name).id);
+    let pause = k.runtime.cri().pause_pid(&sandbox_of(&k, &name).id);
     wait_until_asleep(pause);
     let uid_map = std::fs::read_to_string(format!("/proc/{pause}/uid_map")).unwrap();
     let host_uid: u32 = status_field(pause, "Uid").unwrap().split_whitespace().next().unwrap().parse().unwrap();
@@ -470,4 +483,82 @@ fn h_a_pod_without_host_users_has_pause_in_its_own_user_namespace() {
     assert_eq!(first[0], 0, "{uid_map}");
     assert!(first[2] >= 65536, "fewer than 65536 ids: {uid_map}");
     assert_eq!(host_uid, first[1] + 65535, "pause is not 65535 inside: {uid_map}");
+}
+
+// ---- The same kubelet on CRI-O 1.36 (support/crio.rs; On a CRI-O node in README). ----
+
+/// A kubelet on a CRI-O of its own, whose pause_image is this image.
+fn on_crio() -> Kubelet<CriO> {
+    Kubelet::start_on(Company::Shared, serde_json::json!({}), || CriO::start(std::path::Path::new(env!("CARGO_BIN_EXE_oci-wrapper"))))
+}
+
+/// Scenario a on CRI-O: the two-container pod (kubelet's default PID namespace, per container) is
+/// Running and Ready and its client got the server's page, and CRI-O runs no infra process for it
+/// (`drop_infra_ctr`): the sandbox is READY with no pid, and no /pause runs, only the two
+/// containers under their conmons.
+#[test]
+fn crio_a_a_two_container_pod_runs_with_no_infra_process() {
+    let k = on_crio();
+    k.write_manifest("web.yaml", &web_manifest());
+    let name = format!("web-{NODE_NAME}");
+    let pod = k.wait_ready(&name);
+    assert!(pod.status.container_statuses.iter().all(|c| c.ready && c.restart_count == 0), "{pod:#?}");
+    let sandbox = sandbox_of(&k, &name);
+    assert!(k.runtime.cri().pod_info(&sandbox.id).get("pid").is_none(), "the sandbox has an infra process");
+    assert_eq!(k.runtime.pauses(), Vec::<u32>::new(), "pause runs");
+    assert_eq!(k.runtime.conmons().len(), 2, "conmons: one per container, none for an infra container");
+    assert!(k.container_log(&pod, "client").contains("hello from the server"), "the client's log: {}", k.container_log(&pod, "client"));
+}
+
+/// Scenario b on CRI-O: with `shareProcessNamespace: true` CRI-O keeps its infra container, this
+/// image's pause; every container sees it as PID 1, and it reaps 1,000 orphans with no wake-up.
+#[test]
+fn crio_b_a_shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans() {
+    shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans(on_crio());
+}
+
+/// Scenario d on CRI-O, on the shared-PID pod (the one with a pause): pause killed, kubelet makes
+/// a new sandbox with a new pause and restarts the containers.
+#[test]
+fn crio_d_a_killed_pause_is_recreated_by_kubelet() {
+    killed_pause_is_recreated_by_kubelet(on_crio(), "shared", &shared_pid_manifest());
+}
+
+/// Scenario e on CRI-O, on the shared-PID pod: the manifest removed, the containers end, then
+/// pause; then no conmon, no pinned namespace and no pod is left.
+#[test]
+fn crio_e_a_removed_manifest_leaves_nothing_behind() {
+    let k = on_crio();
+    k.write_manifest("shared.yaml", &shared_pid_manifest());
+    let name = format!("shared-{NODE_NAME}");
+    let pod = k.wait_ready(&name);
+    let pause = k.runtime.cri().pause_pid(&sandbox_of(&k, &name).id);
+    let inits: Vec<u32> = ["sleeper", "other"].iter().map(|c| k.runtime.cri().container_pid(&container_id(&pod, c))).collect();
+    assert!(!k.runtime.pinned_namespaces().is_empty(), "no pinned namespace while the pod runs: the check below proves nothing");
+    let t = Instant::now();
+    k.remove_manifest("shared.yaml");
+    let (mut containers_gone, mut pause_gone) = (None, None);
+    let stopped = eventually(Duration::from_secs(60), || {
+        if containers_gone.is_none() && inits.iter().all(|p| stat(*p).is_none()) {
+            containers_gone = Some(t.elapsed());
+        }
+        if pause_gone.is_none() && stat(pause).is_none() {
+            pause_gone = Some(t.elapsed());
+        }
+        containers_gone.is_some() && pause_gone.is_some()
+    });
+    assert!(stopped, "after the manifest was removed: containers gone {containers_gone:?}, pause gone {pause_gone:?}");
+    println!("manifest removed: containers gone after {containers_gone:.1?}, pause after {pause_gone:.1?}");
+    assert!(containers_gone <= pause_gone, "pause ended before the containers");
+    let clean = eventually(Duration::from_secs(90), || {
+        std::thread::sleep(Duration::from_millis(200));
+        k.runtime.conmons().is_empty() && k.runtime.pinned_namespaces().is_empty() && k.pod(&name).is_none()
+    });
+    assert!(
+        clean,
+        "left: conmons {:?}, pinned namespaces {:?}, pod reported: {}",
+        k.runtime.conmons(),
+        k.runtime.pinned_namespaces(),
+        k.pod(&name).is_some()
+    );
 }

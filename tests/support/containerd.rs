@@ -197,6 +197,14 @@ impl crate::pod::CriDaemon for Containerd {
     fn cri(&self) -> &Cri {
         Containerd::cri(self)
     }
+
+    fn socket(&self) -> PathBuf {
+        Containerd::socket(self)
+    }
+
+    fn namespaces(&self) -> &Namespaces {
+        Containerd::namespaces(self)
+    }
 }
 
 impl Drop for Containerd {

@@ -160,17 +160,9 @@ impl CriO {
         assert!(out.status.success(), "copyimg of {} as {name}: {}{}", archive.display(), text(&out.stderr), text(&out.stdout));
     }
 
-    fn namespaces(&self) -> &Namespaces {
-        self.namespaces.as_ref().unwrap()
-    }
-
     /// The host pid of the process holding the daemon's network and mount namespaces.
     pub fn holder_pid(&self) -> u32 {
         self.namespaces().pid()
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir().join(Paths::SOCKET)
     }
 
     /// Starts crio in the holder's namespaces and waits until its CRI answers.
@@ -211,9 +203,20 @@ impl CriO {
             .collect()
     }
 
-    /// The directory where pinns pins this daemon's pods' namespaces.
-    pub fn namespaces_dir(&self) -> PathBuf {
-        self.dir().join(Paths::NAMESPACES)
+    /// The namespaces pinns has pinned for this daemon's pods (files under its namespaces_dir, as
+    /// the daemon's mount namespace sees it; none if the directory is missing).
+    pub fn pinned_namespaces(&self) -> Vec<String> {
+        let dir = format!("/proc/{}/root{}", self.holder_pid(), self.dir().join(Paths::NAMESPACES).display());
+        files_under(Path::new(&dir))
+    }
+
+    /// The processes under this daemon's conmons whose command line is `/pause` (pause_command).
+    pub fn pauses(&self) -> Vec<u32> {
+        self.conmons()
+            .into_iter()
+            .flat_map(|m| crate::procfs::children_of(m).into_iter().map(|ch| ch.pid))
+            .filter(|p| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default() == b"/pause\0")
+            .collect()
     }
 }
 
@@ -224,6 +227,20 @@ impl CriDaemon for CriO {
 
     fn cri(&self) -> &Cri {
         self.cri.as_ref().expect("crio is not running")
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir().join(Paths::SOCKET)
+    }
+
+    fn namespaces(&self) -> &Namespaces {
+        self.namespaces.as_ref().unwrap()
+    }
+
+    /// A cgroup of this daemon's own (the guard removes it), not CRI-O's default `/crio`, which
+    /// every daemon would share and none could remove.
+    fn cgroup_parent(&self) -> String {
+        format!("/pause-tests-{}", self.dir().file_name().unwrap().to_string_lossy())
     }
 }
 
@@ -243,15 +260,48 @@ impl Drop for CriO {
         }
         self.daemon.take();
         self.namespaces.take();
+        // The pods' cgroup parent in every v1 hierarchy, deepest first (CRI-O removed the pods'
+        // own cgroups; whatever a failed test left is removed here: only empty cgroups go).
+        for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            remove_cgroup(&hierarchy.path().join(self.cgroup_parent().trim_start_matches('/')));
+        }
     }
 }
 
-/// The runtime CRI-O runs: a script that runs runc 1.5 through tools/oci_wrapper.rs, which keeps
-/// `process.oomScoreAdj` where root without CAP_SYS_RESOURCE may set it (CRI-O asks -998 for the
-/// infra container and has no `restrict_oom_score_adj`; runc fails the start otherwise, "failed to
-/// update /proc/self/oom_score_adj"). It is named runc, as CRI-O names runtimes by their program.
+/// Removes the cgroup `dir` and the cgroups under it, deepest first (a missing one is no error).
+fn remove_cgroup(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_cgroup(&entry.path());
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// The runtime CRI-O runs: a script that runs runc 1.5 through tools/oci_wrapper.rs, which adapts
+/// each container's config to this machine: it keeps `process.oomScoreAdj` where root without
+/// CAP_SYS_RESOURCE may set it (CRI-O asks -998 for the infra container and has no
+/// `restrict_oom_score_adj`; runc fails the start otherwise, "failed to update
+/// /proc/self/oom_score_adj"), and drops hugepage limits (no hierarchy mounts the hugetlb
+/// controller here; runc fails kubelet's containers otherwise, "cannot set hugetlb limit"). It is
+/// named runc, as CRI-O names runtimes by their program.
 fn runtime_script(path: &Path, wrapper: &Path) {
-    let text = format!("#!/bin/sh\nexec '{}' oom-score-adj-floor '{}' \"$@\"\n", wrapper.display(), RUNC_1_5.binary().display());
+    let text =
+        format!("#!/bin/sh\nexec '{}' oom-score-adj-floor,no-hugetlb-limits '{}' \"$@\"\n", wrapper.display(), RUNC_1_5.binary().display());
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+/// The files under `dir` (none if it is missing), by path.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path.display().to_string());
+        }
+    }
+    files
 }

@@ -1,9 +1,10 @@
 //! A real kubelet of a test's own: standalone (no API server), pods from static manifests, status
-//! on the read-only port, driving the test's own containerd, in that containerd's network and
+//! on the read-only port, driving the test's own runtime (containerd, or CRI-O), in that runtime's network and
 //! mount namespaces; the host state it changes is put back when it is dropped (host_state.rs).
 use crate::containerd::Containerd;
 use crate::host_state::{CgroupRoot, Sysctls};
 use crate::node::Node;
+use crate::pod::CriDaemon;
 use crate::process::{Running, SIGKILL, SIGTERM, eventually, run_to_end, text, try_signal, wait_timeout};
 use crate::scratch::Scratch;
 use serde::Deserialize;
@@ -78,9 +79,9 @@ impl Pod {
 
 /// kubelet's configuration file (KubeletConfiguration v1beta1) for this machine and a test's node:
 /// what differs from kubelet's defaults, each for a reason.
-fn config(dir: &std::path::Path, containerd: &Containerd, cgroup_root: &str) -> serde_json::Value {
+fn config(dir: &std::path::Path, runtime: &impl CriDaemon, cgroup_root: &str) -> serde_json::Value {
     let d = |p: &str| dir.join(p).display().to_string();
-    let endpoint = format!("unix://{}", containerd.socket().display());
+    let endpoint = format!("unix://{}", runtime.socket().display());
     serde_json::json!({
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -115,13 +116,14 @@ fn config(dir: &std::path::Path, containerd: &Containerd, cgroup_root: &str) -> 
     })
 }
 
-/// A standalone kubelet and the containerd it drives. Dropping it stops kubelet, then containerd
-/// with every pod (containerd's guard), removes every cgroup under the cgroupRoot, and, when no
+/// A standalone kubelet and the runtime it drives (containerd, or CRI-O). Dropping it stops
+/// kubelet, then the runtime with every pod (the runtime's guard), removes every cgroup under the cgroupRoot, and, when no
 /// other kubelet of the test process runs, writes back the sysctls kubelets changed; also when
 /// the test fails.
-pub struct Kubelet {
+pub struct Kubelet<R: CriDaemon = Containerd> {
     daemon: Option<Running>,
-    pub containerd: Containerd,
+    /// The container runtime it drives (containerd, or CRI-O).
+    pub runtime: R,
     pub cgroup_root: CgroupRoot,
     _sysctls: Sysctls,
     scratch: Scratch,
@@ -144,7 +146,7 @@ pub enum Company {
     Alone,
 }
 
-impl Kubelet {
+impl Kubelet<Containerd> {
     /// containerd of `node` with this image as its sandbox image (Containerd::start), and a
     /// kubelet on it, up when its read-only port answers.
     pub fn start(node: &'static Node) -> Kubelet {
@@ -155,10 +157,12 @@ impl Kubelet {
     pub fn start_with(node: &'static Node, settings: serde_json::Value) -> Kubelet {
         Kubelet::start_on(Company::Shared, settings, || Containerd::start(node))
     }
+}
 
-    /// A kubelet with `settings` over the tests' configuration, in `company`, on the containerd
-    /// `containerd` starts.
-    pub fn start_on(company: Company, settings: serde_json::Value, containerd: impl FnOnce() -> Containerd) -> Kubelet {
+impl<R: CriDaemon> Kubelet<R> {
+    /// A kubelet with `settings` over the tests' configuration, in `company`, on the runtime
+    /// `runtime` starts.
+    pub fn start_on(company: Company, settings: serde_json::Value, runtime: impl FnOnce() -> R) -> Kubelet<R> {
         crate::process::require("curl", "apt-get install curl (bash tests/run does)");
         // A test that failed poisons the lock; the next one may still run.
         let lease = match company {
@@ -167,32 +171,32 @@ impl Kubelet {
         };
         let sysctls = Sysctls::record();
         let cgroup_root = CgroupRoot::make();
-        let containerd = containerd();
+        let runtime = runtime();
         let scratch = Scratch::new("kubelet");
         for sub in ["manifests", "root", "pki", "pod-logs", "volume-plugins"] {
             std::fs::create_dir_all(scratch.join(sub)).unwrap();
         }
-        let mut cfg = config(scratch.path(), &containerd, &cgroup_root.name);
+        let mut cfg = config(scratch.path(), &runtime, &cgroup_root.name);
         for (key, value) in settings.as_object().expect("settings are a JSON object") {
             cfg[key] = value.clone();
         }
         std::fs::write(scratch.join("config.json"), serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
         // kubelet writes container log links to the fixed /var/log/containers: a tmpfs of the
         // namespace's own. The node IP on a veth pair of the namespace.
-        let ns = containerd.namespaces();
+        let ns = runtime.namespaces();
         ns.ok(&["mount", "-t", "tmpfs", "-o", "mode=0755", "pause-tests", "/var/log"]);
         ns.ok(&["ip", "link", "add", "node0", "type", "veth", "peer", "name", "node1"]);
         ns.ok(&["ip", "addr", "add", &format!("{NODE_IP}/24"), "dev", "node0"]);
         ns.ok(&["ip", "link", "set", "node0", "up"]);
         ns.ok(&["ip", "link", "set", "node1", "up"]);
-        let mut k = Kubelet { daemon: None, containerd, cgroup_root, _sysctls: sysctls, scratch, _lease: lease };
+        let mut k = Kubelet { daemon: None, runtime, cgroup_root, _sysctls: sysctls, scratch, _lease: lease };
         k.start_daemon();
         k
     }
 
     fn start_daemon(&mut self) {
         let program = crate::go_tools::tool("kubelet-1.37", "kubelet");
-        let mut cmd = self.containerd.namespaces().enter();
+        let mut cmd = self.runtime.namespaces().enter();
         cmd.arg(program)
             .arg(format!("--config={}", self.scratch.join("config.json").display()))
             .arg(format!("--root-dir={}", self.scratch.join("root").display()))
@@ -230,7 +234,7 @@ impl Kubelet {
     /// `/pods` of the read-only port, fetched in the namespace (curl; busybox 1.35's wget crashes
     /// with a timeout option); None if it does not answer.
     fn try_pods(&self) -> Option<Vec<Pod>> {
-        let mut cmd = self.containerd.namespaces().enter_net();
+        let mut cmd = self.runtime.namespaces().enter_net();
         cmd.args(["curl", "--silent", "--fail", "--max-time", "5", &format!("http://127.0.0.1:{READ_ONLY_PORT}/pods")]);
         let out = run_to_end(cmd);
         if !out.status.success() {
@@ -327,10 +331,10 @@ impl Kubelet {
     }
 }
 
-impl Drop for Kubelet {
+impl<R: CriDaemon> Drop for Kubelet<R> {
     fn drop(&mut self) {
         self.stop();
-        // Then the fields, in order: containerd (every pod, the shims, the namespaces), the
+        // Then the fields, in order: the runtime (every pod, the shims, the namespaces), the
         // cgroups, the sysctls, the scratch directory.
     }
 }

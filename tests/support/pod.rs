@@ -12,6 +12,14 @@ pub trait CriDaemon {
     fn dir(&self) -> &Path;
     /// The CRI client (runtime and image services), as kubelet talks to the daemon.
     fn cri(&self) -> &Cri;
+    /// The socket its CRI listens on.
+    fn socket(&self) -> std::path::PathBuf;
+    /// The network and mount namespaces it runs in (kubelet runs there too).
+    fn namespaces(&self) -> &crate::namespaces::Namespaces;
+    /// The cgroup parent of its pods where no kubelet gives one ("": the runtime's default).
+    fn cgroup_parent(&self) -> String {
+        String::new()
+    }
 }
 
 /// kubelet's sandbox config for a pod `name`: the given seccomp profile and PID namespace mode,
@@ -24,6 +32,7 @@ pub fn pod_config(c: &impl CriDaemon, name: &str, pid: NamespaceMode, seccomp: S
         hostname: name.into(),
         log_directory: logs.display().to_string(),
         linux: Some(LinuxPodSandboxConfig {
+            cgroup_parent: c.cgroup_parent(),
             security_context: Some(LinuxSandboxSecurityContext {
                 namespace_options: Some(NamespaceOption {
                     network: NamespaceMode::Pod as i32,

@@ -221,7 +221,7 @@ fn kubelet_rows() -> Vec<(String, &'static str, Vec<f64>)> {
         assert!(all_ready, "{image}: not all {PODS} pods Ready in 15 minutes");
         let ready = t.elapsed().as_secs_f64();
         std::thread::sleep(Duration::from_secs(10));
-        let cri = k.containerd.cri();
+        let cri = k.runtime.cri();
         let sandboxes: Vec<u32> = cri
             .pods()
             .iter()
@@ -230,8 +230,8 @@ fn kubelet_rows() -> Vec<(String, &'static str, Vec<f64>)> {
             .collect();
         assert_eq!(sandboxes.len(), PODS);
         let charged: f64 = sandboxes.iter().map(|p| cgroup_memory_kib(*p)).sum();
-        let mut node = vec![k.pid(), k.containerd.daemon_pid()];
-        node.extend(k.containerd.shims());
+        let mut node = vec![k.pid(), k.runtime.daemon_pid()];
+        node.extend(k.runtime.shims());
         node.extend(&sandboxes);
         let at_rest: f64 = node.iter().map(|p| kb(*p, "smaps_rollup", "Pss")).sum();
         columns.push([ready, charged / 1024.0, at_rest / 1024.0]);

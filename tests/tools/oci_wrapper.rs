@@ -1,5 +1,5 @@
-//! oci-wrapper EDIT RUNTIME ARGS...: the OCI runtime RUNTIME, except that `create` and `run` first
-//! edit the bundle's config.json. EDIT is one of:
+//! oci-wrapper EDITS RUNTIME ARGS...: the OCI runtime RUNTIME, except that `create` and `run` first
+//! edit the bundle's config.json. EDITS is a comma-separated list of:
 //!
 //! - `seccomp=SECTION.json`: `linux.seccomp` becomes the JSON in SECTION.json. tests/seccomp.rs
 //!   gives podman a one-line script that runs this as its `--runtime`, to record what the real
@@ -8,6 +8,9 @@
 //!   here lacks CAP_SYS_RESOURCE, so runc may not lower oom_score_adj, and CRI-O (unlike containerd,
 //!   `restrict_oom_score_adj`) has no setting that keeps it from asking -998 for every infra
 //!   container: support/crio.rs runs its runc through this.
+//! - `no-hugetlb-limits`: `linux.resources.hugepageLimits` is removed. This machine's kernel has
+//!   the hugetlb controller but no hierarchy mounts it; CRI-O takes /proc/cgroups' word for it and
+//!   passes kubelet's hugepage limits on, which runc then cannot set ("cannot set hugetlb limit").
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +18,7 @@ use std::path::{Path, PathBuf};
 enum Edit {
     Seccomp(PathBuf),
     OomScoreAdjFloor,
+    NoHugetlbLimits,
 }
 
 fn read(p: &Path) -> serde_json::Value {
@@ -32,6 +36,7 @@ impl Edit {
         match arg.split_once('=') {
             Some(("seccomp", section)) => Some(Edit::Seccomp(section.into())),
             None if arg == "oom-score-adj-floor" => Some(Edit::OomScoreAdjFloor),
+            None if arg == "no-hugetlb-limits" => Some(Edit::NoHugetlbLimits),
             _ => None,
         }
     }
@@ -47,15 +52,20 @@ impl Edit {
                     config["process"]["oomScoreAdj"] = own.into();
                 }
             }
+            Edit::NoHugetlbLimits => {
+                if let Some(resources) = config["linux"]["resources"].as_object_mut() {
+                    resources.remove("hugepageLimits");
+                }
+            }
         }
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let edit = args.first().and_then(|a| Edit::parse(a));
-    let (Some(edit), Some(runtime)) = (edit, args.get(1)) else {
-        eprintln!("usage: oci-wrapper seccomp=SECTION.json|oom-score-adj-floor RUNTIME ARGS...");
+    let edits: Option<Vec<Edit>> = args.first().map(|a| a.split(',').map(Edit::parse).collect()).unwrap_or(None);
+    let (Some(edits), Some(runtime)) = (edits, args.get(1)) else {
+        eprintln!("usage: oci-wrapper EDIT[,EDIT...] RUNTIME ARGS... (EDIT: seccomp=SECTION.json, oom-score-adj-floor, no-hugetlb-limits)");
         std::process::exit(64);
     };
     let rest = &args[2..];
@@ -68,7 +78,9 @@ fn main() {
             .unwrap_or_else(|| ".".into());
         let path = PathBuf::from(bundle).join("config.json");
         let mut config = read(&path);
-        edit.apply(&mut config);
+        for edit in &edits {
+            edit.apply(&mut config);
+        }
         std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
     }
     let err = std::process::Command::new(runtime).args(rest).exec();
