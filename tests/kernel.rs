@@ -33,6 +33,17 @@ fn booted(arch: &'static Arch) -> Vec<(&'static Kernel, &'static Report)> {
     all
 }
 
+/// The run `name` of `kernel`'s report exited with `code` and printed exactly `stdout` and `stderr`.
+fn expect_run(report: &Report, kernel: &Kernel, name: &str, code: i32, stdout: &str, stderr: &str) {
+    let run = report.run(name);
+    assert_eq!(
+        (run.code, text(&run.stdout), text(&run.stderr)),
+        (code, stdout.to_string(), stderr.to_string()),
+        "{}: run {name}",
+        kernel.package
+    );
+}
+
 for_each_arch! {
     /// The guest runs the kernel of the package the arch table names (its `uname -r` is the
     /// release in the package's file name), with the page size that kernel is built for (pause's
@@ -50,8 +61,7 @@ for_each_arch! {
     fn version_flag_prints_name_and_version(arch) {
         for (kernel, report) in booted(arch) {
             for n in 1..=4 {
-                let run = report.run(&format!("version-{n}"));
-                assert_eq!((run.code, text(&run.stdout), text(&run.stderr)), (0, version_line(), String::new()), "{} form {n}", kernel.package);
+                expect_run(report, kernel, &format!("version-{n}"), 0, &version_line(), "");
             }
         }
     }
@@ -62,8 +72,7 @@ for_each_arch! {
     /// (argv read where the arch's `_start` says it is), and SIGTERM ends it.
     fn other_arguments_are_ignored(arch) {
         for (kernel, report) in booted(arch) {
-            let run = report.run("others");
-            assert_eq!((run.code, text(&run.stdout), text(&run.stderr)), (0, String::new(), format!("{WARNING}{SHUTDOWN_TERM}")), "{}", kernel.package);
+            expect_run(report, kernel, "others", 0, "", &format!("{WARNING}{SHUTDOWN_TERM}"));
         }
     }
 }
@@ -72,8 +81,7 @@ for_each_arch! {
     /// Not PID 1: the warning, and pause sleeps until killed (SIGKILL: status 128 + 9).
     fn warns_when_not_pid_1(arch) {
         for (kernel, report) in booted(arch) {
-            let run = report.run("sigKILL");
-            assert_eq!((run.code, text(&run.stdout), text(&run.stderr)), (128 + SIGKILL, String::new(), WARNING.to_string()), "{}", kernel.package);
+            expect_run(report, kernel, "sigKILL", 128 + SIGKILL, "", WARNING);
         }
     }
 }
@@ -82,8 +90,7 @@ for_each_arch! {
     /// SIGTERM: "Shutting down, got signal: Terminated" and exit 0 (the handler, its restorer, exit).
     fn sigterm_prints_terminated_and_exits_0(arch) {
         for (kernel, report) in booted(arch) {
-            let run = report.run("sigTERM");
-            assert_eq!((run.code, text(&run.stderr)), (0, format!("{WARNING}{SHUTDOWN_TERM}")), "{}", kernel.package);
+            expect_run(report, kernel, "sigTERM", 0, "", &format!("{WARNING}{SHUTDOWN_TERM}"));
         }
     }
 }
@@ -92,8 +99,7 @@ for_each_arch! {
     /// SIGINT: "Shutting down, got signal: Interrupt" and exit 0.
     fn sigint_prints_interrupt_and_exits_0(arch) {
         for (kernel, report) in booted(arch) {
-            let run = report.run("sigINT");
-            assert_eq!((run.code, text(&run.stderr)), (0, format!("{WARNING}{SHUTDOWN_INT}")), "{}", kernel.package);
+            expect_run(report, kernel, "sigINT", 0, "", &format!("{WARNING}{SHUTDOWN_INT}"));
         }
     }
 }
@@ -105,8 +111,7 @@ for_each_arch! {
         for (kernel, report) in booted(arch) {
             assert_eq!(report.count("inherited-zombies"), CHILDREN, "{}: zombies before the exec", kernel.package);
             assert_eq!(report.count("zombies-once-asleep"), 0, "{}", kernel.package);
-            let run = report.run("inherited");
-            assert_eq!((run.code, text(&run.stderr)), (0, format!("{WARNING}{SHUTDOWN_TERM}")), "{}", kernel.package);
+            expect_run(report, kernel, "inherited", 0, "", &format!("{WARNING}{SHUTDOWN_TERM}"));
         }
     }
 }
@@ -134,8 +139,7 @@ for_each_arch! {
             assert_eq!(report.count("orphans-adopted"), ORPHANS, "{}", kernel.package);
             assert_eq!(report.count("orphans-left"), 0, "{}", kernel.package);
             assert_eq!(report.count("wake-ups-for-orphans"), 0, "{}", kernel.package);
-            let run = report.run("pid1");
-            assert_eq!((run.code, text(&run.stdout), text(&run.stderr)), (0, String::new(), SHUTDOWN_TERM.to_string()), "{}", kernel.package);
+            expect_run(report, kernel, "pid1", 0, "", SHUTDOWN_TERM);
         }
     }
 }

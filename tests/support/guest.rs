@@ -184,10 +184,11 @@ pub fn boot(arch: &'static Arch, kernel: &'static Kernel) -> Result<Report, Stri
     .args(sys.machine)
     .args(["-m", "512", "-smp", "1", "-display", "none", "-monitor", "none", "-nic", "none", "-no-reboot"])
     .args(["-serial", "file:/mnt/console", "-kernel", "/mnt/kernel", "-initrd", "/mnt/initrd"])
-    .args(["-append", &format!("console={} quiet panic=-1 CHILDREN={CHILDREN} ORPHANS={ORPHANS}", sys.console)])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    .args(["-append", &format!("console={} quiet panic=-1 CHILDREN={CHILDREN} ORPHANS={ORPHANS}", sys.console)]);
+    // qemu's own messages go to a file (a pipe nobody reads while it runs could fill and stop it).
+    let qemu_err = scratch.join("qemu.err");
+    let err_file = std::fs::File::create(&qemu_err).map_err(|e| format!("{}: {e}", qemu_err.display()))?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err_file);
     crate::process::dies_with_parent(&mut cmd);
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", sys.binary))?;
@@ -209,10 +210,7 @@ pub fn boot(arch: &'static Arch, kernel: &'static Kernel) -> Result<Report, Stri
         std::thread::sleep(Duration::from_millis(100));
     };
     let elapsed = start.elapsed();
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut err);
-    }
+    let err = std::fs::read(&qemu_err).map(|b| text(&b)).unwrap_or_default();
     let console = read();
     match status {
         None if done_at.is_none() => {
