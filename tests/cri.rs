@@ -9,6 +9,7 @@ use pause_tests::for_each_node;
 use pause_tests::image::list_name;
 use pause_tests::pod::*;
 use pause_tests::prelude::*;
+use pause_tests::seccomp::names_of;
 use std::time::{Duration, Instant};
 
 /// NSpid of /proc/PID/status: the pid in each PID namespace, outermost first.
@@ -94,13 +95,7 @@ for_each_node! {
         let info = c.cri().pod_info(&pod.id);
         let spec = &info["runtimeSpec"]["linux"]["seccomp"];
         assert_eq!(spec["defaultAction"], "SCMP_ACT_ERRNO", "{spec}");
-        let names = |rules: &serde_json::Value| -> Vec<String> {
-            let mut n: Vec<String> = rules.as_array().unwrap().iter().flat_map(|r| r["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string())).collect();
-            n.sort();
-            n.dedup();
-            n
-        };
-        assert_eq!(names(&spec["syscalls"]), names(&pause_tests::seccomp::profile()["syscalls"]), "the sandbox's filter is not seccomp.json's");
+        assert_eq!(names_of(&spec["syscalls"]), names_of(&pause_tests::seccomp::profile()["syscalls"]), "the sandbox's filter is not seccomp.json's");
         c.cri().stop_pod(&pod.id);
         assert!(eventually(Duration::from_secs(5), || stat(pid).is_none()), "pause still runs after StopPodSandbox");
     }

@@ -11,6 +11,7 @@ use pause_tests::kubelet::*;
 use pause_tests::node::CONTAINERD_2_3;
 use pause_tests::pod::CriDaemon;
 use pause_tests::prelude::*;
+use pause_tests::seccomp::names_of;
 use std::time::{Duration, Instant};
 
 /// The node kubelet drives: containerd 2.3 with runc 1.5.
@@ -200,23 +201,10 @@ spec:
     )
 }
 
-/// The seccomp filter of a sandbox, as syscall names, from the runtime spec containerd made.
+/// The seccomp filter of a sandbox, as syscall names, from the runtime spec the runtime made.
 fn sandbox_filter(k: &Kubelet, sandbox: &str) -> Vec<String> {
     let spec = &k.runtime.cri().pod_info(sandbox)["runtimeSpec"]["linux"]["seccomp"];
     names_of(&spec["syscalls"])
-}
-
-/// The syscall names of a list of seccomp rules, sorted.
-fn names_of(rules: &serde_json::Value) -> Vec<String> {
-    let mut n: Vec<String> = rules
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| r["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()))
-        .collect();
-    n.sort();
-    n.dedup();
-    n
 }
 
 /// The pod's securityContext reaches the sandbox: pause runs as runAsUser/runAsGroup, asleep, in a

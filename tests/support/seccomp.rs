@@ -25,6 +25,19 @@ pub fn profile() -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The syscall names of a list of seccomp rules (an OCI `syscalls` array), sorted, once each.
+pub fn names_of(rules: &Value) -> Vec<String> {
+    let mut n: Vec<String> = rules
+        .as_array()
+        .expect("a list of rules")
+        .iter()
+        .flat_map(|r| r["names"].as_array().expect("a rule's names").iter().map(|n| n.as_str().expect("a syscall name").to_string()))
+        .collect();
+    n.sort();
+    n.dedup();
+    n
+}
+
 /// Every rule of the profile; fails unless it denies by default and only has allow rules.
 pub fn rules() -> Vec<Rule> {
     let json = profile();
