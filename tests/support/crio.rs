@@ -41,10 +41,10 @@ impl Paths {
 /// (storage, sockets, run state, logs, pinned namespaces, hooks, policies; none shared with the
 /// host or another daemon); vfs storage; cgroupfs (no systemd here); runc 1.5 (the default is
 /// crun, which fails on this cgroup layout) with Debian 12's conmon; CNI from Debian's plugins;
-/// no host-port mapping (it wants iptables), no NRI. The pause image and `pause_command` are
-/// CRI-O's default setting, with this image as pause_image; `drop_infra_ctr` keeps its default
-/// (true).
-fn config(dir: &Path, pause_image: &str) -> String {
+/// no host-port mapping (it wants iptables), no NRI. `pause_image` and `pause_command` are the
+/// infra container's image and command (the tests: this image and CRI-O's default `/pause`);
+/// `drop_infra_ctr` keeps its default (true).
+fn config(dir: &Path, pause_image: &str, pause_command: &str) -> String {
     let d = dir.display();
     let conmon = "/usr/bin/conmon";
     let pinns = crate::go_tools::tool(MODULE, "pinns");
@@ -84,6 +84,7 @@ monitor_cgroup = "pod"
 
 [crio.image]
 pause_image = "{pause_image}"
+pause_command = "{pause_command}"
 signature_policy = "{d}/{policy}"
 signature_policy_dir = "{d}/policies"
 namespaced_auth_dir = "{d}/auth"
@@ -123,6 +124,13 @@ impl CriO {
     /// containers/storage) from the oci-archives the images command and the tests write.
     /// `oci_wrapper` is tools/oci_wrapper.rs (a test has it as `env!("CARGO_BIN_EXE_oci-wrapper")`).
     pub fn start(oci_wrapper: &Path) -> CriO {
+        let images = [(list_archive(), list_name()), (busybox_archive(), BUSYBOX.to_string())];
+        CriO::start_with(oci_wrapper, &list_name(), "/pause", &images)
+    }
+
+    /// The same with another infra image and command (`""`: the image's entrypoint), with
+    /// `images` (oci-archive, name) put in its storage.
+    pub fn start_with(oci_wrapper: &Path, pause_image: &str, pause_command: &str, images: &[(PathBuf, String)]) -> CriO {
         require("nsenter", "install util-linux (bash tests/run does)");
         require("conmon", "apt-get install conmon (bash tests/run does)");
         for plugin in ["bridge", "host-local", "loopback"] {
@@ -134,14 +142,15 @@ impl CriO {
         for sub in [Paths::CNI_CONF, "bin", "tmp"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
-        std::fs::write(dir.join(Paths::CONFIG), config(&dir, &list_name())).unwrap();
+        std::fs::write(dir.join(Paths::CONFIG), config(&dir, pause_image, pause_command)).unwrap();
         std::fs::write(dir.join(Paths::POLICY), r#"{"default": [{"type": "insecureAcceptAnything"}]}"#).unwrap();
         std::fs::write(dir.join(Paths::REGISTRIES), "unqualified-search-registries = []\n").unwrap();
         std::fs::write(dir.join(Paths::CNI_CONF).join("10-pause-tests.conflist"), cni_config(&dir)).unwrap();
         runtime_script(&dir.join(Paths::RUNTIME), oci_wrapper);
         let mut c = CriO { namespaces: None, daemon: None, cri: None, scratch };
-        c.copy_image(&list_archive(), &list_name());
-        c.copy_image(&busybox_archive(), BUSYBOX);
+        for (archive, name) in images {
+            c.copy_image(archive, name);
+        }
         // Fresh /run and /var/lib: whatever CRI-O, conmon, runc or the CNI plugins write to a
         // default place (/var/run/crio, /var/lib/cni) stays the daemon's own.
         c.namespaces = Some(Namespaces::new(&Root::Host, &dir, &["/run", "/var/lib"]));

@@ -133,15 +133,52 @@ fn catatonit_archive() -> (String, std::path::PathBuf) {
     (name, file)
 }
 
+/// The CRI section's metrics, with their units.
+const METRICS: [(&str, &str); 5] = [
+    ("RunPodSandbox to READY", "ms"),
+    ("StopPodSandbox", "ms"),
+    ("sandbox process RSS (VmRSS)", "KiB"),
+    ("sandbox process PSS", "KiB"),
+    ("sandbox cgroup memory (user + kernel)", "KiB"),
+];
+
+/// 20 sandboxes one after another on the daemon `c` (PID namespace POD, RuntimeDefault): the
+/// medians of METRICS.
+fn sandboxes(c: &impl pause_tests::pod::CriDaemon, image: &str) -> [f64; 5] {
+    use k8s_cri::v1::NamespaceMode;
+    use pause_tests::pod::*;
+    let cri = c.cri();
+    let (mut run, mut stop, mut rss, mut pss, mut charged) = (vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..20 {
+        let config = pod_config(c, &format!("bench-{i}"), NamespaceMode::Pod, runtime_default());
+        let t = Instant::now();
+        let id = cri.run_pod(config);
+        assert!(cri.pod_ready(&id), "{image}: sandbox not READY");
+        run.push(t.elapsed().as_secs_f64() * 1e3);
+        let pid = cri.pause_pid(&id);
+        assert!(
+            eventually(Duration::from_secs(10), || stat(pid).is_some_and(|s| s.state == State::Sleeping)),
+            "{image}: the sandbox process does not sleep"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        rss.push(kb(pid, "status", "VmRSS"));
+        pss.push(kb(pid, "smaps_rollup", "Pss"));
+        charged.push(cgroup_memory_kib(pid));
+        let t = Instant::now();
+        cri.stop_pod(&id);
+        stop.push(t.elapsed().as_secs_f64() * 1e3);
+        cri.remove_pod(&id);
+    }
+    [median(run), median(stop), median(rss), median(pss), median(charged)]
+}
+
 /// The CRI section, on each node of the node table (containerd 1.6 with runc 1.1, 2.1 with runc
-/// 1.3, 2.3 with runc 1.5, 2.4 with runc 1.4): each image as the sandbox image of the same (throwaway) containerd, 20
-/// sandboxes one after another: RunPodSandbox until it returns READY, StopPodSandbox, the sandbox
+/// 1.3, 2.3 with runc 1.5, 2.4 with runc 1.4) and on CRI-O 1.36 with runc 1.5: each image as the
+/// sandbox image of the same (throwaway) daemon, 20 sandboxes one after another: RunPodSandbox until it returns READY, StopPodSandbox, the sandbox
 /// process's RSS and PSS once it sleeps, and the memory the kernel charges to the sandbox's own
 /// cgroup (user and kernel memory of the cgroup that holds only that process). Medians.
 fn cri_rows() -> Vec<(String, &'static str, Vec<f64>)> {
-    use k8s_cri::v1::NamespaceMode;
     use pause_tests::containerd::*;
-    use pause_tests::pod::*;
     let ours = (pause_tests::image::list_name(), pause_tests::image::list_archive());
     let theirs = catatonit_archive();
     let mut rows = Vec::new();
@@ -150,40 +187,23 @@ fn cri_rows() -> Vec<(String, &'static str, Vec<f64>)> {
         for (image, archive) in [&ours, &theirs] {
             eprintln!("bench: CRI on {}, {image} as sandbox image (20 sandboxes)", node.name);
             let c = Containerd::start_with(node, image, std::slice::from_ref(archive));
-            let cri = c.cri();
-            let (mut run, mut stop, mut rss, mut pss, mut charged) = (vec![], vec![], vec![], vec![], vec![]);
-            for i in 0..20 {
-                let config = pod_config(&c, &format!("bench-{i}"), NamespaceMode::Pod, runtime_default());
-                let t = Instant::now();
-                let id = cri.run_pod(config);
-                assert!(cri.pod_ready(&id), "{image}: sandbox not READY");
-                run.push(t.elapsed().as_secs_f64() * 1e3);
-                let pid = cri.pause_pid(&id);
-                assert!(
-                    eventually(Duration::from_secs(10), || stat(pid).is_some_and(|s| s.state == State::Sleeping)),
-                    "{image}: the sandbox process does not sleep"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-                rss.push(kb(pid, "status", "VmRSS"));
-                pss.push(kb(pid, "smaps_rollup", "Pss"));
-                charged.push(cgroup_memory_kib(pid));
-                let t = Instant::now();
-                cri.stop_pod(&id);
-                stop.push(t.elapsed().as_secs_f64() * 1e3);
-                cri.remove_pod(&id);
-            }
-            columns.push([median(run), median(stop), median(rss), median(pss), median(charged)]);
+            columns.push(sandboxes(&c, image));
         }
-        let metrics = [
-            "RunPodSandbox to READY",
-            "StopPodSandbox",
-            "sandbox process RSS (VmRSS)",
-            "sandbox process PSS",
-            "sandbox cgroup memory (user + kernel)",
-        ];
-        for (i, (m, unit)) in metrics.iter().zip(["ms", "ms", "KiB", "KiB", "KiB"]).enumerate() {
-            rows.push((format!("{}: {m}", node.name), unit, columns.iter().map(|c| c[i]).collect()));
+        for (i, (m, unit)) in METRICS.iter().enumerate() {
+            rows.push((format!("{}: {m}", node.name), *unit, columns.iter().map(|c| c[i]).collect()));
         }
+    }
+    // CRI-O 1.36 (support/crio.rs): pods sharing their PID namespace (the only ones with an infra
+    // process there); this image with CRI-O's default pause_command, catatonit with its entrypoint.
+    let wrapper = std::env::current_exe().unwrap().with_file_name("oci-wrapper");
+    let mut columns = Vec::new();
+    for ((image, archive), command) in [(&ours, "/pause"), (&theirs, "")] {
+        eprintln!("bench: CRI-O, {image} as pause_image (20 sandboxes)");
+        let c = pause_tests::crio::CriO::start_with(&wrapper, image, command, &[(archive.clone(), image.clone())]);
+        columns.push(sandboxes(&c, image));
+    }
+    for (i, (m, unit)) in METRICS.iter().enumerate() {
+        rows.push((format!("cri-o-1.36: {m}"), *unit, columns.iter().map(|c| c[i]).collect()));
     }
     rows
 }
