@@ -5,43 +5,7 @@ use pause_tests::cargo::{build_in, build_with};
 use pause_tests::prelude::*;
 use pause_tests::size::{breakdowns, size_table};
 
-/// Reads an unsigned field of `n` bytes at `off` in the file's byte order.
-fn field(bytes: &[u8], arch: &Arch, off: usize, n: usize) -> u64 {
-    let b = &bytes[off..off + n];
-    let mut v = 0u64;
-    for i in 0..n {
-        let byte = if arch.elf.big_endian { b[i] } else { b[n - 1 - i] };
-        v = (v << 8) | byte as u64;
-    }
-    v
-}
-
-/// The size of the field a projection picks, e.g. `size_of_field(|h: &elf64_hdr| &h.e_entry)`.
-fn size_of_field<S, T>(_: impl Fn(&S) -> &T) -> usize {
-    std::mem::size_of::<T>()
-}
-
-/// Field `$f` of the ELF header (linux-raw-sys's elf64_hdr or elf32_hdr, by the arch's class)
-/// at byte `$base` of the file, in the file's byte order.
-macro_rules! elf_field {
-    ($bytes:expr, $arch:expr, $base:expr, $hdr64:ident, $hdr32:ident, $f:ident) => {{
-        use linux_raw_sys::elf_uapi::{$hdr32, $hdr64};
-        let (off, n) = if $arch.elf.class64 {
-            (std::mem::offset_of!($hdr64, $f), size_of_field(|h: &$hdr64| &h.$f))
-        } else {
-            (std::mem::offset_of!($hdr32, $f), size_of_field(|h: &$hdr32| &h.$f))
-        };
-        field($bytes, $arch, $base + off, n)
-    }};
-}
-
-/// A field of the ELF header.
-macro_rules! ehdr {
-    ($bytes:expr, $arch:expr, $f:ident) => {
-        elf_field!($bytes, $arch, 0, elf64_hdr, elf32_hdr, $f)
-    };
-}
-
+/// One program header, as the `object` crate reads it.
 struct Segment {
     p_type: u32,
     flags: u32,
@@ -52,44 +16,76 @@ struct Segment {
     align: u64,
 }
 
-use linux_raw_sys::elf_uapi::{
-    EI_CLASS, EI_DATA, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, ET_DYN, PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_STACK, PT_INTERP,
-    PT_LOAD,
-};
-
-fn segments(bytes: &[u8], arch: &Arch) -> Vec<Segment> {
-    let (phoff, phentsize, phnum) = (ehdr!(bytes, arch, e_phoff), ehdr!(bytes, arch, e_phentsize), ehdr!(bytes, arch, e_phnum));
-    (0..phnum as usize)
-        .map(|i| {
-            let ph = phoff as usize + i * phentsize as usize;
-            macro_rules! phdr {
-                ($f:ident) => {
-                    elf_field!(bytes, arch, ph, elf64_phdr, elf32_phdr, $f)
-                };
-            }
-            Segment {
-                p_type: phdr!(p_type) as u32,
-                flags: phdr!(p_flags) as u32,
-                offset: phdr!(p_offset),
-                vaddr: phdr!(p_vaddr),
-                filesz: phdr!(p_filesz),
-                memsz: phdr!(p_memsz),
-                align: phdr!(p_align),
-            }
-        })
-        .collect()
+/// What the tests look at in a binary's ELF header and program headers, read by the `object`
+/// crate (a reader of its own, not this suite's arithmetic), in the file's class and byte order.
+struct Elf {
+    class64: bool,
+    big_endian: bool,
+    e_machine: u16,
+    e_flags: u32,
+    e_type: u16,
+    e_shoff: u64,
+    e_shnum: u16,
+    e_entry: u64,
+    e_ehsize: u16,
+    segments: Vec<Segment>,
 }
+
+/// Reads `bytes` as an ELF file of the header type `H` (32- or 64-bit).
+fn read_elf<H: FileHeader<Endian = Endianness>>(bytes: &[u8]) -> Elf {
+    let h = H::parse(bytes).expect("an ELF header");
+    let e = h.endian().expect("a known byte order");
+    let segments = h
+        .program_headers(e, bytes)
+        .expect("program headers")
+        .iter()
+        .map(|p| Segment {
+            p_type: p.p_type(e),
+            flags: p.p_flags(e),
+            offset: p.p_offset(e).into(),
+            vaddr: p.p_vaddr(e).into(),
+            filesz: p.p_filesz(e).into(),
+            memsz: p.p_memsz(e).into(),
+            align: p.p_align(e).into(),
+        })
+        .collect();
+    Elf {
+        class64: h.is_class_64(),
+        big_endian: e.is_big_endian(),
+        e_machine: h.e_machine(e),
+        e_flags: h.e_flags(e),
+        e_type: h.e_type(e),
+        e_shoff: h.e_shoff(e).into(),
+        e_shnum: h.e_shnum(e),
+        e_entry: h.e_entry(e).into(),
+        e_ehsize: h.e_ehsize(e),
+        segments,
+    }
+}
+
+/// The binary's ELF facts, by its class (EI_CLASS).
+fn elf(bytes: &[u8]) -> Elf {
+    assert_eq!(&bytes[..4], b"\x7fELF");
+    match bytes[EI_CLASS as usize] as u32 {
+        ELFCLASS64 => read_elf::<FileHeader64<Endianness>>(bytes),
+        ELFCLASS32 => read_elf::<FileHeader32<Endianness>>(bytes),
+        class => panic!("EI_CLASS {class}"),
+    }
+}
+
+use linux_raw_sys::elf_uapi::{EI_CLASS, ELFCLASS32, ELFCLASS64, ET_DYN, PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_STACK, PT_INTERP, PT_LOAD};
+use object::elf::{FileHeader32, FileHeader64};
+use object::read::elf::{FileHeader, ProgramHeader};
+use object::{Endian, Endianness};
 
 for_each_arch! {
     /// ELF identity: class, byte order, machine, flags (ppc64le: ELFv2; arm: EABI5 hard-float).
     fn elf_identity_is_right(arch) {
-        let bytes = std::fs::read(binary(arch)).unwrap();
-        assert_eq!(&bytes[..4], b"\x7fELF");
-        assert_eq!(bytes[EI_CLASS as usize] as u32, if arch.elf.class64 { ELFCLASS64 } else { ELFCLASS32 }, "EI_CLASS");
-        assert_eq!(bytes[EI_DATA as usize] as u32, if arch.elf.big_endian { ELFDATA2MSB } else { ELFDATA2LSB }, "EI_DATA");
-        assert_eq!(ehdr!(&bytes, arch, e_machine), arch.elf.machine as u64, "e_machine");
-        let e_flags = ehdr!(&bytes, arch, e_flags);
-        assert_eq!(e_flags, arch.elf.flags as u64, "e_flags");
+        let elf = elf(&std::fs::read(binary(arch)).unwrap());
+        assert_eq!(elf.class64, arch.elf.class64, "EI_CLASS");
+        assert_eq!(elf.big_endian, arch.elf.big_endian, "EI_DATA");
+        assert_eq!(elf.e_machine, arch.elf.machine, "e_machine");
+        assert_eq!(elf.e_flags, arch.elf.flags, "e_flags");
     }
 }
 
@@ -97,11 +93,10 @@ for_each_arch! {
     /// Static and position independent: ET_DYN with no PT_INTERP and no PT_DYNAMIC (so nothing
     /// could apply a relocation: the link script fails on any), no section headers.
     fn static_position_independent_without_sections(arch) {
-        let bytes = std::fs::read(binary(arch)).unwrap();
-        assert_eq!(ehdr!(&bytes, arch, e_type), ET_DYN as u64, "e_type must be ET_DYN");
-        let (shoff, shnum) = (ehdr!(&bytes, arch, e_shoff), ehdr!(&bytes, arch, e_shnum));
-        assert_eq!((shoff, shnum), (0, 0), "section headers");
-        let segs = segments(&bytes, arch);
+        let elf = elf(&std::fs::read(binary(arch)).unwrap());
+        assert_eq!(elf.e_type as u32, ET_DYN, "e_type must be ET_DYN");
+        assert_eq!((elf.e_shoff, elf.e_shnum), (0, 0), "section headers");
+        let segs = &elf.segments;
         assert!(segs.iter().all(|s| s.p_type != PT_INTERP), "PT_INTERP: not static");
         assert!(segs.iter().all(|s| s.p_type != PT_DYNAMIC), "PT_DYNAMIC: not static");
     }
@@ -112,7 +107,8 @@ for_each_arch! {
     /// strings: nothing writable, nothing after it); a PT_GNU_STACK that is read+write, not executable.
     fn one_read_execute_segment_and_a_non_executable_stack(arch) {
         let bytes = std::fs::read(binary(arch)).unwrap();
-        let segs = segments(&bytes, arch);
+        let elf = elf(&bytes);
+        let segs = &elf.segments;
         assert_eq!(segs.len(), 2, "program headers");
         let load = &segs[0];
         assert_eq!(load.p_type, PT_LOAD);
@@ -124,9 +120,9 @@ for_each_arch! {
         let stack = &segs[1];
         assert_eq!(stack.p_type, PT_GNU_STACK);
         assert_eq!(stack.flags, PF_R | PF_W, "stack must be RW, not executable");
-        let entry = ehdr!(&bytes, arch, e_entry);
+        let entry = elf.e_entry;
         // The code starts after the ELF header (e_ehsize: 64 bytes for ELF64, 52 for ELF32).
-        let header = ehdr!(&bytes, arch, e_ehsize);
+        let header = elf.e_ehsize as u64;
         assert!(entry >= header && entry < bytes.len() as u64, "e_entry {entry:#x} outside the code");
     }
 }
