@@ -4,7 +4,7 @@
 use pause_tests::busybox::busybox;
 use pause_tests::cargo::package_field;
 use pause_tests::image::*;
-use pause_tests::layout::{layer_file, layer_listing, platform_of};
+use pause_tests::layout::{layer_entries, layer_file, platform_of};
 use pause_tests::podman::Podman;
 use pause_tests::prelude::*;
 use std::time::{Duration, Instant};
@@ -48,10 +48,9 @@ fn each_platform_image_has_one_layer_with_only_pause() {
         let label = |l: &str| labels[format!("org.opencontainers.image.{l}")].as_str().map(String::from);
         assert!(label("description").is_some_and(|d| !d.is_empty()), "{name}: no description label");
         assert_eq!(label("source"), pause_tests::cargo::package_field_opt("repository"), "{name}: source label");
-        let listing = layer_listing(&i.layer_path);
-        let entries: Vec<&str> = listing.lines().collect();
-        assert_eq!(entries.len(), 1, "{name}: the layer holds more than /pause:\n{listing}");
-        assert!(entries[0].starts_with("-rwxr-xr-x") && entries[0].ends_with(" pause"), "{name}: {}", entries[0]);
+        let entries = layer_entries(&i.layer_path);
+        let shape: Vec<(&str, tar::EntryType, u32)> = entries.iter().map(|e| (e.path.as_str(), e.kind, e.mode)).collect();
+        assert_eq!(shape, [("pause", tar::EntryType::Regular, 0o755)], "{name}: the layer must hold /pause alone, rwxr-xr-x");
     }
     let list: serde_json::Value = serde_json::from_str(&podman().ok(["manifest", "inspect", &list_name()])).unwrap();
     let platforms: Vec<String> = list["manifests"].as_array().unwrap().iter().map(|m| platform_of(&m["platform"])).collect();

@@ -119,18 +119,45 @@ pub fn export(src: &Path, dest: &Path, archive: bool) {
     assert!(out.status.success(), "writing {}: {}", dest.display(), text(&out.stderr));
 }
 
-/// The files in a gzip layer, as `tar -tvzf` lists them.
-pub fn layer_listing(layer: &Path) -> String {
-    let out = Command::new("tar").arg("-tvzf").arg(layer).output().expect("tar");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout)
+/// One entry of a gzip layer, as the `tar` crate reads it through flate2's gzip decoder.
+#[derive(Debug)]
+pub struct LayerEntry {
+    pub path: String,
+    pub kind: tar::EntryType,
+    /// Permission bits (and setuid, setgid, sticky).
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// Every entry of a gzip layer, in order.
+pub fn layer_entries(layer: &Path) -> Vec<LayerEntry> {
+    let file = std::fs::File::open(layer).unwrap_or_else(|e| panic!("{}: {e}", layer.display()));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let entries = archive.entries().unwrap_or_else(|e| panic!("{}: {e}", layer.display()));
+    entries
+        .map(|entry| {
+            let mut entry = entry.unwrap_or_else(|e| panic!("{}: {e}", layer.display()));
+            let header = entry.header().clone();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap_or_else(|e| panic!("{}: {e}", layer.display()));
+            LayerEntry {
+                path: entry.path().unwrap().display().to_string(),
+                kind: header.entry_type(),
+                mode: header.mode().unwrap() & 0o7777,
+                uid: header.uid().unwrap(),
+                gid: header.gid().unwrap(),
+                bytes,
+            }
+        })
+        .collect()
 }
 
 /// One file's bytes from a gzip layer.
 pub fn layer_file(layer: &Path, name: &str) -> Vec<u8> {
-    let out = Command::new("tar").arg("-xzOf").arg(layer).arg(name).output().expect("tar");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    out.stdout
+    let entry = layer_entries(layer).into_iter().find(|e| e.path == name);
+    entry.unwrap_or_else(|| panic!("{} holds no {name}", layer.display())).bytes
 }
 
 /// The digest of what index.json of the layout at `dir` names (the shipping layout: its image index).
