@@ -146,34 +146,46 @@ fn sigstop_and_sigcont_suspend_and_resume() {
     assert_eq!(u.finish().status.code(), Some(0));
 }
 
-/// Sets a resource limit (linux_raw_sys::general::RLIMIT_*) in the child before it execs.
-fn with_rlimit(cmd: &mut Command, resource: u32, value: u64) {
-    use linux_raw_sys::general::rlimit;
-    unsafe extern "C" {
-        fn setrlimit(resource: i32, rlim: *const rlimit) -> i32;
-    }
-    // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
+/// Sets a resource limit in the child before it execs.
+fn with_rlimit(cmd: &mut Command, resource: Resource, value: u64) {
+    // SAFETY: setrlimit(2) is async-signal-safe, as pre_exec requires, and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
-            let l = rlimit { rlim_cur: value as _, rlim_max: value as _ };
-            if setrlimit(resource as i32, &l) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+            rustix::process::setrlimit(resource, Rlimit { current: Some(value), maximum: Some(value) }).map_err(std::io::Error::from)
         })
     };
 }
 
 /// pause made by `make` (not PID 1) behaves exactly as without the condition: `-v` prints the
 /// version and exits 0; otherwise it warns, sleeps, and on SIGTERM prints the line and exits 0.
-fn behaves(mut make: impl FnMut() -> Command, what: &str) {
+fn behaves(make: impl FnMut() -> Command, what: &str) {
+    behaves_with(make, what, |_| {});
+}
+
+/// The same, with `check` run on pause's pid while it sleeps (that the condition holds there).
+fn behaves_with(mut make: impl FnMut() -> Command, what: &str, check: impl Fn(u32)) {
     let mut v = make();
     v.arg("-v");
     let out = run_to_end(v);
     assert_eq!((out.status.code(), text(&out.stdout), text(&out.stderr)), (Some(0), version_line(), String::new()), "{what}: -v");
-    let out = stopped_by(make(), SIGTERM);
+    let p = asleep(make());
+    check(p.pid);
+    p.signal(SIGTERM);
+    let out = p.finish();
     assert_eq!(out.status.code(), Some(0), "{what}: {:?}", out.status);
     assert_eq!(text(&out.stderr), format!("{WARNING}{SHUTDOWN_TERM}"), "{what}");
 }
 
-use linux_raw_sys::general::{RLIMIT_NOFILE, RLIMIT_STACK};
+use rustix::process::{Resource, Rlimit};
+
+/// The soft and hard limit of process `pid`'s limit `name` (a row of /proc/PID/limits, e.g.
+/// "Max stack size"), as the kernel reports them.
+fn limits_of(pid: u32, name: &str) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let row = limits.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in:\n{limits}"));
+    let mut values = row[name.len()..].split_whitespace();
+    (values.next().unwrap().to_string(), values.next().unwrap().to_string())
+}
 
 /// RLIMIT_STACK of 16 KiB, with no environment. pause itself needs a few dozen bytes below its
 /// arguments, but the kernel needs room there too: below 4 KiB execve itself fails (EFAULT), and
@@ -182,14 +194,15 @@ use linux_raw_sys::general::{RLIMIT_NOFILE, RLIMIT_STACK};
 /// SIGTERM frame did not fit in 17 of 30 runs (the kernel kills with SIGSEGV), at 12 KiB 0 of 30.
 #[test]
 fn works_with_the_smallest_stack_limit() {
-    behaves(
+    behaves_with(
         || {
             let mut c = pause_cmd(&AMD64);
             c.env_clear();
-            with_rlimit(&mut c, RLIMIT_STACK, 16384);
+            with_rlimit(&mut c, Resource::Stack, 16384);
             c
         },
         "RLIMIT_STACK=16384",
+        |pid| assert_eq!(limits_of(pid, "Max stack size"), ("16384".into(), "16384".into())),
     );
 }
 
@@ -197,13 +210,14 @@ fn works_with_the_smallest_stack_limit() {
 #[test]
 fn works_with_nofile_0_and_3() {
     for n in [0, 3] {
-        behaves(
+        behaves_with(
             || {
                 let mut c = pause_cmd(&AMD64);
-                with_rlimit(&mut c, RLIMIT_NOFILE, n);
+                with_rlimit(&mut c, Resource::Nofile, n);
                 c
             },
             &format!("RLIMIT_NOFILE={n}"),
+            |pid| assert_eq!(limits_of(pid, "Max open files"), (n.to_string(), n.to_string())),
         );
     }
 }

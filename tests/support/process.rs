@@ -29,14 +29,12 @@ pub fn require(program: &str, install: &str) -> PathBuf {
 
 /// Makes `cmd`'s child close `fds` just before it execs.
 pub fn close_in_child(cmd: &mut Command, fds: &'static [i32]) {
-    unsafe extern "C" {
-        fn close(fd: i32) -> i32;
-    }
-    // SAFETY: close(2) is async-signal-safe, as pre_exec requires; it takes a plain integer.
+    // SAFETY: close(2) is async-signal-safe, as pre_exec requires; the fds are the child's own
+    // copies, which nothing in the child uses between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             for &fd in fds {
-                close(fd);
+                rustix::io::close(fd);
             }
             Ok(())
         })
@@ -47,13 +45,9 @@ pub fn close_in_child(cmd: &mut Command, fds: &'static [i32]) {
 /// daemon or a sleeping pause a test started dies with the test process, also on Ctrl-C. (It
 /// survives exec; a process that forks itself away, as containerd's shims do, is not covered.)
 pub fn dies_with_parent(cmd: &mut Command) {
-    unsafe extern "C" {
-        fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
-    }
-    const PR_SET_PDEATHSIG: i32 = linux_raw_sys::prctl::PR_SET_PDEATHSIG as i32;
-    // SAFETY: prctl(2) with plain integers is async-signal-safe, as pre_exec requires.
+    // SAFETY: prctl(2) is async-signal-safe, as pre_exec requires, and allocates nothing.
     unsafe {
-        cmd.pre_exec(|| if prctl(PR_SET_PDEATHSIG, SIGKILL as u64, 0, 0, 0) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) })
+        cmd.pre_exec(|| rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)).map_err(std::io::Error::from))
     };
 }
 
@@ -152,12 +146,10 @@ pub fn signal(pid: u32, sig: i32) {
 
 /// kill(2), for guards: the kernel's error (the process gone, say) instead of a failure.
 pub fn try_signal(pid: u32, sig: i32) -> std::io::Result<()> {
-    unsafe extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    // SAFETY: kill(2) takes plain integers.
-    let r = unsafe { kill(pid as i32, sig) };
-    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+    let target = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw).ok_or_else(|| invalid(format!("pid {pid}")))?;
+    let signal = rustix::process::Signal::from_named_raw(sig).ok_or_else(|| invalid(format!("signal {sig}")))?;
+    rustix::process::kill_process(target, signal).map_err(std::io::Error::from)
 }
 
 /// A running process started with piped stdout/stderr; killed and waited for when dropped, so a
