@@ -2,9 +2,11 @@
 //! spec's `listenerPath`). The runtime hands the filter's notification fd to a unix socket this
 //! recorder listens on; the recorder notes each syscall the filter sends it and lets it continue.
 use linux_raw_sys::ptrace::{SECCOMP_USER_NOTIF_FLAG_CONTINUE, seccomp_notif, seccomp_notif_resp};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::ioctl::{Opcode, Updater, ioctl, opcode};
 use std::collections::BTreeSet;
 use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::{AncillaryData, SocketAncillary, UnixListener};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,27 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use syscalls::x86_64::Sysno;
 
-/// `_IOWR('!', nr, T)`: the seccomp notification ioctls (linux/seccomp.h).
-const fn iowr<T>(nr: u32) -> u64 {
-    const IOC_READ_WRITE: u64 = 3;
-    (IOC_READ_WRITE << 30) | ((std::mem::size_of::<T>() as u64) << 16) | ((b'!' as u64) << 8) | nr as u64
-}
-const SECCOMP_IOCTL_NOTIF_RECV: u64 = iowr::<seccomp_notif>(0);
-const SECCOMP_IOCTL_NOTIF_SEND: u64 = iowr::<seccomp_notif_resp>(1);
-
-unsafe extern "C" {
-    fn ioctl(fd: i32, request: u64, arg: *mut u8) -> i32;
-    fn poll(fds: *mut PollFd, n: u64, timeout_ms: i32) -> i32;
-}
-
-#[repr(C)]
-struct PollFd {
-    fd: i32,
-    events: i16,
-    revents: i16,
-}
-const POLLIN: i16 = 0x1;
-const POLLHUP: i16 = 0x10;
+/// The seccomp notification ioctls (linux/seccomp.h): `_IOWR('!', 0, struct seccomp_notif)` and
+/// `_IOWR('!', 1, struct seccomp_notif_resp)`.
+const SECCOMP_IOCTL_NOTIF_RECV: Opcode = opcode::read_write::<seccomp_notif>(b'!', 0);
+const SECCOMP_IOCTL_NOTIF_SEND: Opcode = opcode::read_write::<seccomp_notif_resp>(b'!', 1);
 
 /// A listener on `socket` that records, for every filter handed to it, the syscalls it is
 /// notified of, and lets each continue. Stop it to get what it saw.
@@ -105,26 +90,24 @@ fn receive_fd(stream: &std::os::unix::net::UnixStream) -> OwnedFd {
 /// filter is gone (POLLHUP).
 fn serve(fd: OwnedFd, seen: &Mutex<BTreeSet<String>>) {
     loop {
-        let mut p = PollFd { fd: fd.as_raw_fd(), events: POLLIN, revents: 0 };
-        // SAFETY: one live pollfd; a bounded wait.
-        let r = unsafe { poll(&mut p, 1, 60_000) };
-        if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue; // a signal to this thread, not the end of the runtime's processes
-        }
-        if r <= 0 || p.revents & POLLHUP != 0 {
-            return;
+        let mut p = [PollFd::new(&fd, PollFlags::IN)];
+        match poll(&mut p, Some(&Timespec { tv_sec: 60, tv_nsec: 0 })) {
+            Err(rustix::io::Errno::INTR) => continue, // a signal to this thread, not the end of the runtime's processes
+            Err(_) | Ok(0) => return,
+            Ok(_) if p[0].revents().contains(PollFlags::HUP) => return,
+            Ok(_) => {}
         }
         // SAFETY: seccomp_notif is plain data; all-zero is what NOTIF_RECV requires.
         let mut req: seccomp_notif = unsafe { std::mem::zeroed() };
-        // SAFETY: req is a writable seccomp_notif, the size the request number encodes.
-        if unsafe { ioctl(fd.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV, (&mut req as *mut seccomp_notif).cast()) } != 0 {
+        // SAFETY: the opcode's direction and size are those of seccomp_notif, which req is.
+        if unsafe { ioctl(&fd, Updater::<SECCOMP_IOCTL_NOTIF_RECV, seccomp_notif>::new(&mut req)) }.is_err() {
             continue; // the notifying process died before we received it
         }
         let name = Sysno::new(req.data.nr as usize).map(|s| s.name().to_string()).unwrap_or_else(|| format!("syscall {}", req.data.nr));
         seen.lock().unwrap().insert(name);
         let mut resp = seccomp_notif_resp { id: req.id, val: 0, error: 0, flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE };
-        // SAFETY: resp is a seccomp_notif_resp, the size the request number encodes. A failure
-        // (ENOENT: the process is gone) needs no answer.
-        unsafe { ioctl(fd.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND, (&mut resp as *mut seccomp_notif_resp).cast()) };
+        // SAFETY: the opcode's direction and size are those of seccomp_notif_resp, which resp is. A
+        // failure (ENOENT: the process is gone) needs no answer.
+        let _ = unsafe { ioctl(&fd, Updater::<SECCOMP_IOCTL_NOTIF_SEND, seccomp_notif_resp>::new(&mut resp)) };
     }
 }
