@@ -121,14 +121,14 @@ fn the_shipping_layout_holds_every_platform_and_no_base_annotations() {
 /// this machine's platform, with the image ID the images command built. Into an empty store.
 #[test]
 fn podman_load_reads_the_archive_as_the_multi_platform_image() {
-    let store = Scratch::new("load");
-    let (root, run) = (store.join("root"), store.join("run"));
-    let global = ["--root", root.to_str().unwrap(), "--runroot", run.to_str().unwrap(), "--storage-driver", "vfs"];
+    let store = pause_tests::podman::EmptyStore::new("load");
+    let global = store.args();
+    let global = global.iter().map(String::as_str);
     let podman = Podman::for_tests();
-    let loaded = podman.ok(global.iter().copied().chain(["load", "--quiet", "--input", list_archive().to_str().unwrap()]));
+    let loaded = podman.ok(global.clone().chain(["load", "--quiet", "--input", list_archive().to_str().unwrap()]));
     assert_eq!(loaded.trim(), format!("Loaded image: {}", list_name()));
     let amd64 = images().iter().find(|i| i.arch == &AMD64).unwrap();
-    let id = podman.ok(global.iter().copied().chain(["image", "inspect", "--format", "{{.Id}}", &list_name()]));
+    let id = podman.ok(global.chain(["image", "inspect", "--format", "{{.Id}}", &list_name()]));
     assert_eq!(id.trim(), amd64.id.trim_start_matches("sha256:"));
 }
 

@@ -9,6 +9,22 @@ use std::time::Duration;
 /// must not hang the suite, nor a guard's drop.
 const LIMIT: Duration = Duration::from_secs(600);
 
+/// An empty podman store of its own in a scratch directory (vfs), for pulls and loads whose
+/// result must not depend on what an earlier test put in a store; removed with it.
+pub struct EmptyStore(crate::scratch::Scratch);
+
+impl EmptyStore {
+    pub fn new(label: &str) -> EmptyStore {
+        EmptyStore(crate::scratch::Scratch::new(label))
+    }
+
+    /// podman's global flags that select this store.
+    pub fn args(&self) -> Vec<String> {
+        let path = |p: &str| self.0.join(p).display().to_string();
+        vec!["--root".into(), path("root"), "--runroot".into(), path("run"), "--storage-driver".into(), "vfs".into()]
+    }
+}
+
 /// How to run podman: the user's own setup (the images command), or the tests' throwaway one.
 #[derive(Clone, Default)]
 pub struct Podman {

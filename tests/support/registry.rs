@@ -123,22 +123,18 @@ impl Registry {
 }
 
 /// An empty podman store of its own, for pulls, in a scratch directory.
-pub struct Store(Scratch);
+pub struct Store(crate::podman::EmptyStore);
 
 impl Store {
     pub fn new() -> Store {
-        Store(Scratch::new("pull"))
+        Store(crate::podman::EmptyStore::new("pull"))
     }
 
     /// `podman pull` (plain HTTP) into this store, in the registry's network namespace.
     pub fn pull(&self, r: &Registry, args: &[&str]) {
         let mut cmd = in_net_of(r.netns_pid());
-        cmd.envs(crate::podman::Podman::for_tests().env())
-            .args(["podman", "--root"])
-            .arg(self.0.join("root"))
-            .arg("--runroot")
-            .arg(self.0.join("run"));
-        cmd.args(["--storage-driver", "vfs", "pull", "--quiet", "--tls-verify=false"]).args(args);
+        cmd.envs(crate::podman::Podman::for_tests().env()).arg("podman").args(self.0.args());
+        cmd.args(["pull", "--quiet", "--tls-verify=false"]).args(args);
         let out = run_to_end(cmd);
         assert!(out.status.success(), "podman pull {args:?}: {}", text(&out.stderr));
     }

@@ -5,7 +5,6 @@ use crate::cargo::{binary, version};
 use crate::image::{Build, Image};
 use crate::layout::{blob_path, drop_base_annotations};
 use crate::podman::Podman;
-use crate::scratch::Scratch;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -48,12 +47,12 @@ pub fn weigh(podman: &Podman, build: &Build, arch: &'static Arch) -> Image {
 /// with. (The build store's own figure grows with every manifest digest the image was ever tagged
 /// or pushed under, so it depends on what ran before.) The store is a scratch directory.
 fn size_after_pull(podman: &Podman, dir: &Path, id: &str) -> u64 {
-    let store = Scratch::new("weigh");
-    let (root, run) = (store.join("root"), store.join("run"));
-    let global = ["--root", root.to_str().unwrap(), "--runroot", run.to_str().unwrap(), "--storage-driver", "vfs"];
+    let store = crate::podman::EmptyStore::new("weigh");
+    let global = store.args();
+    let global = global.iter().map(String::as_str);
     let layout = format!("oci:{}:{}", dir.display(), version());
-    let pulled = podman.ok(global.iter().copied().chain(["pull", "--quiet", layout.as_str()]));
+    let pulled = podman.ok(global.clone().chain(["pull", "--quiet", layout.as_str()]));
     assert_eq!(pulled.trim(), id.trim_start_matches("sha256:"), "the pulled image is not the built one");
-    let size = podman.ok(global.iter().copied().chain(["image", "inspect", "--format", "{{.Size}}", pulled.trim()]));
+    let size = podman.ok(global.chain(["image", "inspect", "--format", "{{.Size}}", pulled.trim()]));
     size.trim().parse().unwrap()
 }
