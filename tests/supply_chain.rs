@@ -10,7 +10,7 @@ use pause_tests::namespaces::Namespaces;
 use pause_tests::node::Root;
 use pause_tests::prelude::*;
 use pause_tests::registry::{ADDRESS, Registry, Store};
-use pause_tests::signing::{push, sign_and_attest, sign_into_layout};
+use pause_tests::signing::{SigningRegistry, sign_into_layout};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -209,12 +209,9 @@ fn the_json_report_lists_each_images_sbom_and_provenance_digest() {
 /// A registry of the test's own (in namespaces of its own) holding the shipping build, signed and
 /// attested with a throwaway key; and cosign there.
 struct Signed {
-    cosign: Cosign,
+    r: SigningRegistry,
     key: KeyPair,
-    registry: Registry,
     index: String,
-    scratch: Scratch,
-    _namespaces: Namespaces,
 }
 
 const REPOSITORY: &str = "pause";
@@ -225,17 +222,10 @@ fn repository() -> String {
 
 impl Signed {
     fn new() -> Signed {
-        let images = images();
-        let scratch = Scratch::new("signed");
-        let namespaces = Namespaces::new(&Root::Host, scratch.path(), &[]);
-        let registry = Registry::start(namespaces.pid());
-        let cosign = Cosign { netns_pid: namespaces.pid(), home: scratch.join("cosign") };
-        std::fs::create_dir_all(&cosign.home).unwrap();
-        let key = cosign.generate_key_pair(&scratch.join("keys"), "cosign", TEST_KEY_PASSWORD);
-        let build = Build::tested();
-        let index = push(&registry, &build, &repository());
-        sign_and_attest(&cosign, &key, &build, images, &repository(), &scratch.join("work"));
-        Signed { cosign, key, registry, index, scratch, _namespaces: namespaces }
+        let r = SigningRegistry::new("signed");
+        let key = r.cosign.generate_key_pair(&r.scratch.join("keys"), "cosign", TEST_KEY_PASSWORD);
+        let index = r.push_signed(&Build::tested(), images(), &key, &repository());
+        Signed { r, key, index }
     }
 
     fn platform(&self, i: &Image) -> String {
@@ -254,12 +244,12 @@ impl Signed {
 fn cosign_verifies_the_index_and_every_platform() {
     let s = Signed::new();
     let tag = format!("{}:{}", repository(), version());
-    let out = s.cosign.verify(&s.key.public, &tag);
+    let out = s.r.cosign.verify(&s.key.public, &tag);
     assert!(out.status.success(), "{tag}: {}", text(&out.stderr));
     let claims: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(claims[0]["critical"]["image"]["docker-manifest-digest"], s.index.split('@').nth(1).unwrap(), "{tag}");
     for r in s.references() {
-        let out = s.cosign.verify(&s.key.public, &r);
+        let out = s.r.cosign.verify(&s.key.public, &r);
         assert!(out.status.success(), "{r}: {}", text(&out.stderr));
         let claims: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(claims[0]["critical"]["image"]["docker-manifest-digest"], r.split('@').nth(1).unwrap(), "{r}");
@@ -274,18 +264,18 @@ fn cosign_verifies_the_sbom_and_provenance_attestations() {
     let s = Signed::new();
     let build = Build::tested();
     for i in images() {
-        let sboms = s.cosign.verify_attestation(&s.key.public, Predicate::Spdx, &s.platform(i)).unwrap();
+        let sboms = s.r.cosign.verify_attestation(&s.key.public, Predicate::Spdx, &s.platform(i)).unwrap();
         assert_eq!(sboms.len(), 1, "{}", i.arch.name);
         assert_eq!(sboms[0]["predicateType"], Predicate::Spdx.predicate_type());
         assert_eq!(sboms[0]["predicate"], read_json(&build.sbom(i.arch)), "{}", i.arch.name);
-        let provenances = s.cosign.verify_attestation(&s.key.public, Predicate::SlsaProvenance1, &s.platform(i)).unwrap();
+        let provenances = s.r.cosign.verify_attestation(&s.key.public, Predicate::SlsaProvenance1, &s.platform(i)).unwrap();
         assert_eq!(provenances.len(), 1, "{}", i.arch.name);
         assert_eq!(provenances[0]["predicateType"], Predicate::SlsaProvenance1.predicate_type());
         assert_eq!(provenances[0]["predicate"], read_json(&build.provenance(i.arch))["predicate"], "{}", i.arch.name);
         assert_eq!(format!("sha256:{}", provenances[0]["subject"][0]["digest"]["sha256"].as_str().unwrap()), i.manifest_digest);
     }
     for kind in [Predicate::Spdx, Predicate::SlsaProvenance1] {
-        let on_index = s.cosign.verify_attestation(&s.key.public, kind, &s.index).unwrap();
+        let on_index = s.r.cosign.verify_attestation(&s.key.public, kind, &s.index).unwrap();
         assert_eq!(on_index.len(), ARCHES.len(), "{kind:?} on the index");
     }
 }
@@ -301,13 +291,14 @@ const NO_ATTESTATIONS_FOUND: &str = "no matching attestations";
 #[test]
 fn another_key_verifies_nothing() {
     let s = Signed::new();
-    let other = s.cosign.generate_key_pair(&s.scratch.join("other"), "other", TEST_KEY_PASSWORD);
+    let other = s.r.cosign.generate_key_pair(&s.r.scratch.join("other"), "other", TEST_KEY_PASSWORD);
     for r in s.references() {
-        let out = s.cosign.verify(&other.public, &r);
+        let out = s.r.cosign.verify(&other.public, &r);
         assert!(!out.status.success(), "{r} verified with another key");
         assert!(text(&out.stderr).contains(NO_MATCHING_SIGNATURES), "{r}: cosign failed for another reason: {}", text(&out.stderr));
         for kind in [Predicate::Spdx, Predicate::SlsaProvenance1] {
-            let err = s.cosign.verify_attestation(&other.public, kind, &r).expect_err(&format!("{r}: {kind:?} verified with another key"));
+            let err =
+                s.r.cosign.verify_attestation(&other.public, kind, &r).expect_err(&format!("{r}: {kind:?} verified with another key"));
             assert!(err.contains(NO_MATCHING_ATTESTATIONS), "{r}: {kind:?}: cosign failed for another reason: {err}");
         }
     }
@@ -319,9 +310,9 @@ fn another_key_verifies_nothing() {
 fn an_image_changed_after_signing_does_not_verify() {
     let s = Signed::new();
     let amd64 = images().iter().find(|i| i.arch == &AMD64).unwrap();
-    let tampered = s.scratch.join("tampered");
+    let tampered = s.r.scratch.join("tampered");
     let from = format!("docker://{}", s.platform(amd64));
-    s.registry.in_netns_ok(&["skopeo", "copy", "--quiet", "--src-tls-verify=false", &from, &format!("oci:{}:x", tampered.display())]);
+    s.r.registry.in_netns_ok(&["skopeo", "copy", "--quiet", "--src-tls-verify=false", &from, &format!("oci:{}:x", tampered.display())]);
     // Change the config: one more label; rewrite the manifest to point at it.
     let index = read_json(&tampered.join("index.json"));
     let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
@@ -340,7 +331,7 @@ fn an_image_changed_after_signing_does_not_verify() {
     index["manifests"][0]["size"] = manifest_bytes.len().into();
     std::fs::write(tampered.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     let tag = format!("{}:{}-amd64", repository(), version());
-    s.registry.in_netns_ok(&[
+    s.r.registry.in_netns_ok(&[
         "skopeo",
         "copy",
         "--quiet",
@@ -350,12 +341,12 @@ fn an_image_changed_after_signing_does_not_verify() {
     ]);
     assert_ne!(new_digest, amd64.manifest_digest);
     for r in [tag.clone(), format!("{}@{new_digest}", repository())] {
-        let out = s.cosign.verify(&s.key.public, &r);
+        let out = s.r.cosign.verify(&s.key.public, &r);
         assert!(!out.status.success(), "{r}: the changed image verified");
         assert!(text(&out.stderr).contains(NO_SIGNATURES_FOUND), "{r}: cosign failed for another reason: {}", text(&out.stderr));
         for kind in [Predicate::Spdx, Predicate::SlsaProvenance1] {
             let err =
-                s.cosign.verify_attestation(&s.key.public, kind, &r).expect_err(&format!("{r}: {kind:?} of the changed image verified"));
+                s.r.cosign.verify_attestation(&s.key.public, kind, &r).expect_err(&format!("{r}: {kind:?} of the changed image verified"));
             assert!(err.contains(NO_ATTESTATIONS_FOUND), "{r}: {kind:?}: cosign failed for another reason: {err}");
         }
     }
@@ -367,9 +358,9 @@ fn an_image_changed_after_signing_does_not_verify() {
 fn a_plain_pull_moves_the_same_bytes_after_signing() {
     let s = Signed::new();
     for i in images() {
-        let from = s.registry.served().len();
-        Store::new().pull(&s.registry, &[&s.platform(i)]);
-        let (bytes, served) = s.registry.image_bytes_since(from, REPOSITORY, &i.pull_paths(REPOSITORY));
+        let from = s.r.registry.served().len();
+        Store::new().pull(&s.r.registry, &[&s.platform(i)]);
+        let (bytes, served) = s.r.registry.image_bytes_since(from, REPOSITORY, &i.pull_paths(REPOSITORY));
         assert_eq!(bytes, i.on_the_wire(), "{}: {served:?}", i.arch.name);
     }
 }

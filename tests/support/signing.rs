@@ -57,17 +57,41 @@ pub fn export_repository(registry: &Registry, repository: &str, dest: &Path) {
     }
 }
 
+/// A throwaway registry in network and mount namespaces of its own, with cosign pointed at it;
+/// the registry, then the namespaces, then its files go when it is dropped.
+pub struct SigningRegistry {
+    pub cosign: Cosign,
+    pub registry: Registry,
+    _namespaces: Namespaces,
+    /// Its files (cosign's home, work files): keys a test makes go here too.
+    pub scratch: Scratch,
+}
+
+impl SigningRegistry {
+    pub fn new(label: &str) -> SigningRegistry {
+        let scratch = Scratch::new(label);
+        let namespaces = Namespaces::new(&Root::Host, scratch.path(), &[]);
+        let registry = Registry::start(namespaces.pid());
+        let cosign = Cosign { netns_pid: namespaces.pid(), home: scratch.join("cosign") };
+        std::fs::create_dir_all(&cosign.home).unwrap();
+        SigningRegistry { cosign, registry, _namespaces: namespaces, scratch }
+    }
+
+    /// `build` pushed to `repository`, signed and attested there with `key`; returns the index's
+    /// reference (`repository@digest`).
+    pub fn push_signed(&self, build: &Build, images: &[Image], key: &KeyPair, repository: &str) -> String {
+        let index = push(&self.registry, build, repository);
+        sign_and_attest(&self.cosign, key, build, images, repository, &self.scratch.join("work"));
+        index
+    }
+}
+
 /// What the images command's `--sign-key` does: a throwaway registry (in namespaces of its own),
 /// the build pushed, signed and attested there with `key`, and the whole repository written to
 /// `dest` as one OCI layout (`export_repository`). Nothing stays but `dest`.
 pub fn sign_into_layout(build: &Build, images: &[Image], key: &KeyPair, dest: &Path) {
-    let scratch = Scratch::new("sign");
-    let namespaces = Namespaces::new(&Root::Host, scratch.path(), &[]);
-    let registry = Registry::start(namespaces.pid());
-    let cosign = Cosign { netns_pid: namespaces.pid(), home: scratch.join("cosign") };
-    std::fs::create_dir_all(&cosign.home).unwrap();
+    let r = SigningRegistry::new("sign");
     let repository = format!("{ADDRESS}/{}", crate::cargo::package_field("name"));
-    push(&registry, build, &repository);
-    sign_and_attest(&cosign, key, build, images, &repository, &scratch.join("work"));
-    export_repository(&registry, &repository, dest);
+    r.push_signed(build, images, key, &repository);
+    export_repository(&r.registry, &repository, dest);
 }
