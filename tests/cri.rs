@@ -334,10 +334,7 @@ for_each_node! {
         let containerd = c.cri().runtime_version().rsplit(' ').next().unwrap().to_string();
         let runc = node.runc.version();
         let runc = runc.strip_prefix("runc version ").unwrap_or_else(|| panic!("{}: runc --version says {runc}", node.name));
-        let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-        let row = readme.lines().find(|l| l.starts_with(&format!("| `{}` |", node.name)));
-        let row = row.unwrap_or_else(|| panic!("README's node table has no row for {}", node.name));
-        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        assert_eq!((cells[2], cells[3]), (release(&containerd), release(runc)), "README's row for {}: {row}", node.name);
+        let row = pause_tests::readme::row(&format!("`{}`", node.name));
+        assert_eq!((row[1].as_str(), row[2].as_str()), (release(&containerd), release(runc)), "README's row for {}: {row:?}", node.name);
     }
 }

@@ -56,10 +56,8 @@ fn the_readme_node_table_names_what_the_node_runs() {
     });
     let conmon = text(&conmon.stdout).lines().next().unwrap_or_default().to_string();
     let expected = [release(c.cri().runtime_version()), release(&RUNC_1_5.version()), release(&conmon)].map(str::to_string);
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let row = readme.lines().find(|l| l.starts_with("| `cri-o-1.36` |")).expect("README has no row for the CRI-O node");
-    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-    assert_eq!([cells[2], cells[3], cells[4]], expected, "README's CRI-O row: {row}");
+    let row = pause_tests::readme::row("`cri-o-1.36`");
+    assert_eq!(row[1..4], expected, "README's CRI-O row: {row:?}");
 }
 
 /// PID namespace POD: the sandbox is READY with an IP, and its infra process is this image's

@@ -136,12 +136,7 @@ fn podman_load_reads_the_archive_as_the_multi_platform_image() {
 /// the very image ID the images command ships.
 #[test]
 fn the_documented_podman_build_gives_the_same_image_id() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let line = readme
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("podman build --platform linux/<arch>"))
-        .expect("README has no `podman build --platform linux/<arch>` line");
+    let line = pause_tests::readme::line_starting("podman build --platform linux/<arch>");
     let amd64 = images().iter().find(|i| i.arch == &AMD64).unwrap();
     let context = Build::tested().context();
     let line = line

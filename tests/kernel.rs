@@ -146,8 +146,7 @@ for_each_arch! {
 
 /// README's rows of the kernel table ("On each arch's own kernel"): `| arch | `package` (suite) | ...`.
 fn readme_kernel_rows() -> Vec<String> {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    readme.lines().filter(|l| l.starts_with("| ") && l.contains("| `linux-image-")).map(str::to_string).collect()
+    pause_tests::readme::rows_containing("| `linux-image-")
 }
 
 for_each_arch! {

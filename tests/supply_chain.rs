@@ -368,11 +368,7 @@ fn a_plain_pull_moves_the_same_bytes_after_signing() {
 /// README's air-gapped copy, as it is typed there: the `for tag in $(jq ...)` loop of skopeo
 /// copies, with the layout's path and `<registry>` filled in.
 fn readme_air_gapped_copy(layout: &std::path::Path, registry: &str) -> String {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let lines: Vec<&str> = readme.lines().collect();
-    let start = lines.iter().position(|l| l.trim_start().starts_with("for tag in $(jq")).expect("README has no `for tag in $(jq` loop");
-    let end = start + lines[start..].iter().position(|l| l.trim() == "done").expect("README's loop has no `done`");
-    let script = lines[start..=end].iter().map(|l| l.trim()).collect::<Vec<_>>().join("\n");
+    let script = pause_tests::readme::lines_between("for tag in $(jq", "done").join("\n");
     assert!(script.contains("target/images/oci/signed") && script.contains("<registry>"), "README's loop changed:\n{script}");
     script.replace("target/images/oci/signed", layout.to_str().unwrap()).replace("<registry>", registry)
 }

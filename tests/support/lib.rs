@@ -29,6 +29,7 @@ pub mod podman;
 pub mod process;
 pub mod procfs;
 pub mod provenance;
+pub mod readme;
 pub mod registry;
 pub mod report;
 pub mod runtime;
