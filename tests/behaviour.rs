@@ -127,10 +127,11 @@ fn argc_zero_runs_normally() {
     assert_eq!(text(&out.stdout), "");
 }
 
-/// Signals pause does not handle keep their default action (as pause.c): SIGHUP ends it by signal.
+/// Signals pause does not handle keep their default action (as pause.c): SIGHUP ends it by signal
+/// (pause started with SIGHUP's default action).
 #[test]
 fn unhandled_signals_keep_their_default_action() {
-    let out = pause_stopped_by(&AMD64, &[], SIGHUP);
+    let out = stopped_by(pause_cmd_with_default_signals(&AMD64), SIGHUP);
     assert_eq!(out.status.signal(), Some(SIGHUP));
     assert_eq!(text(&out.stderr), WARNING);
 }

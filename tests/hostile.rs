@@ -117,11 +117,11 @@ fn ignored_signal_storms_do_not_wake_it() {
 }
 
 /// Not PID 1: SIGHUP, SIGUSR1 and SIGPIPE keep their default action, as in pause.c: the first one
-/// ends pause, killed by that signal.
+/// ends pause, killed by that signal (pause started with their default action).
 #[test]
 fn hup_usr1_and_pipe_end_it_when_not_pid_1() {
     for sig in [SIGHUP, SIGUSR1, SIGPIPE] {
-        let p = asleep(pause_cmd(&AMD64));
+        let p = asleep(pause_cmd_with_default_signals(&AMD64));
         p.signal(sig);
         assert_eq!(p.finish().status.signal(), Some(sig));
     }

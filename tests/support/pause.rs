@@ -27,6 +27,17 @@ pub fn pause_cmd(arch: &Arch) -> Command {
     cmd
 }
 
+/// The same, started with the default action for SIGHUP, SIGUSR1 and SIGPIPE whatever this test
+/// process does with them (an ignored signal stays ignored across exec, and a suite started under
+/// `nohup` ignores SIGHUP): through coreutils' `env --default-signal`, which then execs pause in
+/// its own process.
+pub fn pause_cmd_with_default_signals(arch: &Arch) -> Command {
+    use crate::process::{SIGHUP, SIGPIPE, SIGUSR1};
+    let mut cmd = Command::new(crate::process::require("env", "install coreutils"));
+    cmd.arg(format!("--default-signal={SIGHUP},{SIGUSR1},{SIGPIPE}")).args(pause_argv(arch));
+    cmd
+}
+
 /// Starts `cmd` (pause, or something that execs it) and waits until pause sleeps.
 pub fn asleep(cmd: Command) -> Running {
     let p = Running::spawn(cmd);
