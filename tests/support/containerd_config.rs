@@ -104,6 +104,7 @@ pub fn cni_config(dir: &Path) -> String {
             {"type": "bridge", "bridge": "cni-pause0", "isGateway": true, "ipMasq": false,
              "ipam": {"type": "host-local", "dataDir": dir.join("cni-ipam"), "ranges": [[{"subnet": "10.88.0.0/16"}]]}},
             {"type": "loopback"},
+            {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true},
         ],
     });
     serde_json::to_string_pretty(&conf).unwrap()

@@ -69,11 +69,10 @@ conmon_cgroup = "pod"
 namespaces_dir = "{d}/{namespaces}"
 pinns_path = "{pinns}"
 container_exits_dir = "{d}/run/exits"
-container_attach_socket_dir = "{d}/run"
+container_attach_socket_dir = "/run/crio"
 hooks_dir = ["{d}/hooks.d"]
 cdi_spec_dirs = ["{d}/cdi"]
 irqbalance_config_restore_file = "disable"
-disable_hostport_mapping = true
 
 [crio.runtime.runtimes.runc]
 runtime_path = "{d}/{runtime}"
@@ -96,6 +95,9 @@ plugin_dirs = ["/usr/lib/cni"]
 
 [crio.nri]
 enable_nri = false
+
+[crio.stats]
+included_pod_metrics = ["all"]
 "#,
         storage = Paths::STORAGE,
         storage_run = Paths::STORAGE_RUN,

@@ -10,6 +10,7 @@ pub mod containerd_config;
 pub mod cosign;
 pub mod cri;
 pub mod crio;
+pub mod critest;
 pub mod docker;
 pub mod engine;
 pub mod expected;
@@ -39,6 +40,7 @@ pub mod seccomp;
 pub mod seccomp_notify;
 pub mod signing;
 pub mod size;
+pub mod stand_ins;
 pub mod weigh;
 
 /// Expands one test body into one #[test] per row of a table: the row type, then `test name =>
