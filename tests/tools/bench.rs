@@ -117,20 +117,9 @@ fn storm(tool: &Tool, n: usize) -> (f64, f64) {
 }
 
 /// The sandbox image of the CRI section for catatonit: Debian's static catatonit run as
-/// `catatonit -P` (podman's own pause process), built into the tests' podman store.
+/// `catatonit -P` (podman's own pause process), as critest's comparison uses it.
 fn catatonit_archive() -> (String, std::path::PathBuf) {
-    use pause_tests::podman::Podman;
-    let name = "localhost/pause-bench-catatonit:latest".to_string();
-    let ctx = pause_tests::image::Build::shipping().dir.join("catatonit");
-    std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::copy(peer("catatonit"), ctx.join("catatonit")).unwrap();
-    std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY catatonit /catatonit\nENTRYPOINT [\"/catatonit\", \"-P\"]\n").unwrap();
-    let podman = Podman::for_tests();
-    podman.ok(["build", "--quiet", "--tag", &name, ctx.to_str().unwrap()]);
-    let file = pause_tests::image::Build::shipping().dir.join("catatonit.oci.tar");
-    let _ = std::fs::remove_file(&file);
-    podman.ok(["push", "--quiet", "--format", "oci", &name, &format!("oci-archive:{}:{name}", file.display())]);
-    (name, file)
+    (pause_tests::stand_ins::CATATONIT.to_string(), pause_tests::stand_ins::catatonit_archive())
 }
 
 /// The CRI section's metrics, with their units.
