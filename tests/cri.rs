@@ -9,6 +9,7 @@ use pause_tests::for_each_node;
 use pause_tests::image::list_name;
 use pause_tests::pod::*;
 use pause_tests::prelude::*;
+use pause_tests::readme::release;
 use pause_tests::seccomp::names_of;
 use std::time::{Duration, Instant};
 
@@ -127,30 +128,7 @@ for_each_node! {
     fn busybox_in_the_pod_sees_pause_as_pid_1_and_orphans_are_reaped(node) {
         let c = Containerd::start(node);
         let pod = sandbox(&c, "busybox", NamespaceMode::Pod);
-        let pid = pod.pause;
-        let ctr = pod.run_busybox("worker", &["sleep", "600"]);
-        let ps = c.cri().exec_sync(&ctr, &["ps", "-o", "pid,args"], 10);
-        assert_eq!(ps.exit_code, 0, "{}", ps.stderr);
-        let pid1 = pid_1_line(&ps.stdout);
-        assert!(pid1.trim_end().ends_with("/pause"), "PID 1 of the pod is not /pause:\n{}", ps.stdout);
-
-        let woke = voluntary_switches(pid);
-        let orphans = c.cri().exec_sync(&ctr, &["sh", "-c", "for i in $(seq 1000); do sleep 600 >/dev/null 2>&1 & done; exit 0"], 60);
-        assert_eq!(orphans.exit_code, 0, "{}", orphans.stderr);
-        let mut adopted = Vec::new();
-        let all = eventually(Duration::from_secs(30), || {
-            adopted = children_in(pid, State::Sleeping);
-            adopted.len() == 1000
-        });
-        assert!(all, "pause adopted {} of the 1,000 orphans", adopted.len());
-        for orphan in &adopted {
-            signal(*orphan, SIGKILL);
-        }
-        let gone = eventually(Duration::from_secs(30), || children_of(pid).is_empty());
-        assert!(gone, "left under pause (zombies are children too): {:?}", children_of(pid));
-        let wake_ups = voluntary_switches(pid) - woke;
-        println!("1,000 orphans: pause adopted them all, voluntary context switches meanwhile: {wake_ups}");
-        assert!(wake_ups <= WAKE_UPS_SLACK, "pause was woken {wake_ups} times by 1,000 orphans");
+        pause_is_pid_1_and_reaps_orphans(&c, &pod);
     }
 }
 
@@ -318,12 +296,6 @@ for_each_node! {
             assert!(c.cri().pod_ready(&id));
         }
     }
-}
-
-/// The leading version number of a version string: "1.6.20" of "1.6.20~ds1", "2.3.7" of "v2.3.7".
-fn release(version: &str) -> &str {
-    let v = version.trim_start_matches('v');
-    &v[..v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len())]
 }
 
 for_each_node! {

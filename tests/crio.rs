@@ -8,6 +8,7 @@ use pause_tests::crio::{CriO, VERSION_PREFIX};
 use pause_tests::image::list_name;
 use pause_tests::pod::*;
 use pause_tests::prelude::*;
+use pause_tests::readme::release;
 use pause_tests::runtime::RUNC_1_5;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,12 +37,6 @@ fn the_pause_image_is_pinned() {
     assert!(version.starts_with(VERSION_PREFIX), "{version}");
     let image = c.cri().image_status(&list_name()).unwrap_or_else(|| panic!("ImageStatus has no {}", list_name()));
     assert!(image.pinned, "the pause_image is not pinned: {image:?}");
-}
-
-/// The leading version number of a version string: "2.1.6" of "conmon version 2.1.6".
-fn release(version: &str) -> &str {
-    let v = version.rsplit(' ').next().unwrap().trim_start_matches('v');
-    &v[..v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len())]
 }
 
 /// README's CRI-O node table names the CRI-O, runc and conmon versions the node runs, as CRI-O's
@@ -139,28 +134,7 @@ fn the_shipped_profile_as_localhost_is_refused_for_want_of_no_new_privs() {
 fn busybox_in_the_pod_sees_pause_as_pid_1_and_orphans_are_reaped() {
     let c = crio();
     let pod = shared_pid_pod(&c, "busybox");
-    let pid = pod.pause;
-    let ctr = pod.run_busybox("worker", &["sleep", "600"]);
-    let ps = c.cri().exec_sync(&ctr, &["ps", "-o", "pid,args"], 10);
-    assert_eq!(ps.exit_code, 0, "{}", ps.stderr);
-    assert!(pid_1_line(&ps.stdout).trim_end().ends_with("/pause"), "PID 1 of the pod is not /pause:\n{}", ps.stdout);
-    let woke = voluntary_switches(pid);
-    let orphans = c.cri().exec_sync(&ctr, &["sh", "-c", "for i in $(seq 1000); do sleep 600 >/dev/null 2>&1 & done; exit 0"], 60);
-    assert_eq!(orphans.exit_code, 0, "{}", orphans.stderr);
-    let mut adopted = Vec::new();
-    let all = eventually(Duration::from_secs(30), || {
-        adopted = children_in(pid, State::Sleeping);
-        adopted.len() == 1000
-    });
-    assert!(all, "pause adopted {} of the 1,000 orphans", adopted.len());
-    for orphan in &adopted {
-        signal(*orphan, SIGKILL);
-    }
-    let gone = eventually(Duration::from_secs(30), || children_of(pid).is_empty());
-    assert!(gone, "left under pause (zombies are children too): {:?}", children_of(pid));
-    let wake_ups = voluntary_switches(pid) - woke;
-    println!("1,000 orphans: pause adopted them all, voluntary context switches meanwhile: {wake_ups}");
-    assert!(wake_ups <= WAKE_UPS_SLACK, "pause was woken {wake_ups} times by 1,000 orphans");
+    pause_is_pid_1_and_reaps_orphans(&c, &pod);
 }
 
 /// StopPodSandbox ends pause; RemovePodSandbox leaves no process (conmon, pause) and no pinned

@@ -38,3 +38,10 @@ pub fn lines_between(first: &str, last: &str) -> Vec<String> {
     let end = start + lines[start..].iter().position(|l| *l == last).unwrap_or_else(|| panic!("README has no `{last}` after `{first}`"));
     lines[start..=end].iter().map(|l| l.to_string()).collect()
 }
+
+/// The release a program's version string names, as README's tables write it: "containerd
+/// v2.3.7" and "2.3.7-rc.1" give "2.3.7" (the last word, without a leading v or a suffix).
+pub fn release(version: &str) -> &str {
+    let v = version.rsplit(' ').next().unwrap_or(version).trim_start_matches('v');
+    &v[..v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len())]
+}
