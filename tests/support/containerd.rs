@@ -6,7 +6,7 @@ use crate::cri::Cri;
 use crate::image::{list_archive, list_name};
 use crate::namespaces::{Namespaces, visible_copy};
 use crate::node::{Node, Programs, Root};
-use crate::process::{Running, SIGTERM, eventually, require, run_to_end, text};
+use crate::process::{Running, SIGTERM, require, run_to_end, text};
 use crate::runtime::node_root;
 use crate::scratch::Scratch;
 use std::path::{Path, PathBuf};
@@ -124,21 +124,16 @@ impl Containerd {
         }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir().join(Paths::LOG)).unwrap();
         self.daemon = Some(Running::spawn_to(cmd, std::process::Stdio::null(), log));
-        let (socket, log) = (self.socket(), self.dir().join(Paths::LOG));
-        let mut cri = None;
-        let up = eventually(Duration::from_secs(30), || {
-            cri = Cri::connect(&socket, &log).ok();
-            cri.is_some()
-        });
-        assert!(up, "containerd ({}) did not answer on {} within 30 s; its log:\n{}", self.node.name, socket.display(), self.log());
-        let version = cri.as_ref().unwrap().runtime_version().to_string();
-        assert!(
-            version.starts_with(self.node.version_prefix),
-            "node {} runs {version}, not {}*: update the node table (support/node.rs)",
-            self.node.name,
-            self.node.version_prefix
+        let who = format!("containerd ({})", self.node.name);
+        let cri = Cri::wait_for(
+            &who,
+            &self.socket(),
+            &self.dir().join(Paths::LOG),
+            Duration::from_secs(30),
+            self.node.version_prefix,
+            "the node table (support/node.rs)",
         );
-        self.cri = cri;
+        self.cri = Some(cri);
     }
 
     /// containerd's own log (stderr) so far.
@@ -225,23 +220,11 @@ impl Drop for Containerd {
 /// names it).
 pub fn shims_of(socket: &Path) -> Vec<u32> {
     let socket = socket.to_string_lossy().into_owned();
-    crate::procfs::pids()
-        .into_iter()
-        .filter(|p| {
-            let cmdline = text(&std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default());
-            cmdline.contains("containerd-shim-runc-v2") && cmdline.contains(&socket)
-        })
-        .collect()
+    crate::procfs::pids_whose_cmdline(|c| c.contains("containerd-shim-runc-v2") && c.contains(&socket))
 }
 
 /// Kills what is left of the containers of the containerd at `socket`: each shim's children (the
 /// containers' inits), then the shims.
 pub fn kill_shims_of(socket: &Path) {
-    for shim in shims_of(socket) {
-        // Either may have ended by itself meanwhile (ESRCH): nothing left to do then.
-        for child in crate::procfs::children_of(shim) {
-            let _ = crate::process::try_signal(child.pid, crate::process::SIGKILL);
-        }
-        let _ = crate::process::try_signal(shim, crate::process::SIGKILL);
-    }
+    crate::procfs::kill_with_children(&shims_of(socket));
 }

@@ -41,6 +41,23 @@ impl Cri {
         Ok(cri)
     }
 
+    /// Waits up to `limit` for the daemon `who` (its log at `log`) to answer on `socket`, then
+    /// checks that its CRI Version call starts with `version_prefix` (`table` says where to update
+    /// it); fails the test otherwise.
+    pub fn wait_for(who: &str, socket: &Path, log: &Path, limit: Duration, version_prefix: &str, table: &str) -> Cri {
+        let mut cri = None;
+        let up = crate::process::eventually(limit, || {
+            cri = Cri::connect(socket, log).ok();
+            cri.is_some()
+        });
+        let log_text = || std::fs::read_to_string(log).unwrap_or_default();
+        assert!(up, "{who} did not answer on {} within {limit:?}; its log:\n{}", socket.display(), log_text());
+        let cri = cri.unwrap();
+        let version = cri.runtime_version().to_string();
+        assert!(version.starts_with(version_prefix), "{who} runs {version}, not {version_prefix}*: update {table}");
+        cri
+    }
+
     fn runtime(&self) -> RuntimeServiceClient<Channel> {
         RuntimeServiceClient::new(self.channel.clone())
     }

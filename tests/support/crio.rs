@@ -9,7 +9,7 @@ use crate::image::{list_archive, list_name};
 use crate::namespaces::Namespaces;
 use crate::node::Root;
 use crate::pod::CriDaemon;
-use crate::process::{Running, SIGKILL, eventually, require, run_to_end, text, try_signal};
+use crate::process::{Running, require, run_to_end, text};
 use crate::runtime::RUNC_1_5;
 use crate::scratch::Scratch;
 use std::path::{Path, PathBuf};
@@ -184,16 +184,9 @@ impl CriO {
         cmd.env("CONTAINER_REGISTRIES_CONF", self.dir().join(Paths::REGISTRIES));
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir().join(Paths::LOG)).unwrap();
         self.daemon = Some(Running::spawn_to(cmd, std::process::Stdio::null(), log));
-        let (socket, log) = (self.socket(), self.dir().join(Paths::LOG));
-        let mut cri = None;
-        let up = eventually(Duration::from_secs(60), || {
-            cri = Cri::connect(&socket, &log).ok();
-            cri.is_some()
-        });
-        assert!(up, "crio did not answer on {} within 60 s; its log:\n{}", socket.display(), self.log());
-        let version = cri.as_ref().unwrap().runtime_version().to_string();
-        assert!(version.starts_with(VERSION_PREFIX), "crio runs {version}, not {VERSION_PREFIX}*: update support/crio.rs");
-        self.cri = cri;
+        let cri =
+            Cri::wait_for("crio", &self.socket(), &self.dir().join(Paths::LOG), Duration::from_secs(60), VERSION_PREFIX, "support/crio.rs");
+        self.cri = Some(cri);
     }
 
     /// crio's own log (stderr) so far.
@@ -205,13 +198,7 @@ impl CriO {
     /// directory).
     pub fn conmons(&self) -> Vec<u32> {
         let dir = self.dir().to_string_lossy().into_owned();
-        crate::procfs::pids()
-            .into_iter()
-            .filter(|p| {
-                let cmdline = text(&std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default());
-                cmdline.starts_with("/usr/bin/conmon\0") && cmdline.contains(&dir)
-            })
-            .collect()
+        crate::procfs::pids_whose_cmdline(|c| c.starts_with("/usr/bin/conmon\0") && c.contains(&dir))
     }
 
     /// The namespaces pinns has pinned for this daemon's pods (files under its namespaces_dir, as
@@ -262,13 +249,8 @@ impl Drop for CriO {
             cri.stop_and_remove_quietly(&cri.pod_ids_quietly());
         }
         // Whatever is left: each conmon's child (a container's init), then conmon, the daemon and
-        // the holder (the namespaces go with it). Either may have ended by itself (ESRCH).
-        for conmon in self.conmons() {
-            for child in crate::procfs::children_of(conmon) {
-                let _ = try_signal(child.pid, SIGKILL);
-            }
-            let _ = try_signal(conmon, SIGKILL);
-        }
+        // the holder (the namespaces go with it).
+        crate::procfs::kill_with_children(&self.conmons());
         self.daemon.take();
         self.namespaces.take();
         // The pods' cgroup parent in every v1 hierarchy, deepest first (CRI-O removed the pods'

@@ -106,6 +106,26 @@ pub fn voluntary_switches(pid: u32) -> u64 {
     status_field(pid, "voluntary_ctxt_switches").unwrap().parse().unwrap()
 }
 
+/// The processes whose command line (arguments NUL-separated, as /proc/PID/cmdline has it)
+/// `matches`.
+pub fn pids_whose_cmdline(matches: impl Fn(&str) -> bool) -> Vec<u32> {
+    pids()
+        .into_iter()
+        .filter(|p| matches(&crate::process::text(&std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default())))
+        .collect()
+}
+
+/// SIGKILLs each of `pids`' children (the containers' inits under a shim or conmon), then the
+/// process itself. Either may have ended by itself meanwhile (ESRCH): nothing left to do then.
+pub fn kill_with_children(pids: &[u32]) {
+    for &pid in pids {
+        for child in children_of(pid) {
+            let _ = crate::process::try_signal(child.pid, crate::process::SIGKILL);
+        }
+        let _ = crate::process::try_signal(pid, crate::process::SIGKILL);
+    }
+}
+
 /// Every process's pid, as /proc lists them now (some may be gone by the time they are read).
 pub fn pids() -> Vec<u32> {
     std::fs::read_dir("/proc").unwrap().flatten().filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok()).collect()
