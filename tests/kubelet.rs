@@ -272,19 +272,14 @@ fn killed_pause_is_recreated_by_kubelet<R: CriDaemon>(k: Kubelet<R>, pod: &str, 
     assert_eq!(text(&std::fs::read(format!("/proc/{new_pause}/cmdline")).unwrap()).trim_end_matches('\0'), "/pause");
 }
 
-/// The manifest removed: the containers stop, then the sandbox; then no pause, no shim, no mount
-/// of the sandbox and no pinned network namespace is left.
-#[test]
-fn e_a_removed_manifest_leaves_nothing_behind() {
-    let k = Kubelet::start(NODE);
-    k.write_manifest("web.yaml", &web_manifest());
-    let name = format!("web-{NODE_NAME}");
-    let pod = k.wait_ready(&name);
-    let sandbox = sandbox_of(&k, &name);
-    let pause = k.runtime.cri().pause_pid(&sandbox.id);
-    let inits: Vec<u32> = ["server", "client"].iter().map(|c| k.runtime.cri().container_pid(&container_id(&pod, c))).collect();
+/// Scenario e's first half, on any runtime: the manifest `file` of the running `pod` (sandbox
+/// `sandbox`) removed, its `containers` end, then pause (the test prints when). Returns when the
+/// manifest was removed.
+fn containers_end_before_pause<R: CriDaemon>(k: &Kubelet<R>, file: &str, pod: &Pod, sandbox: &str, containers: &[&str]) -> Instant {
+    let pause = k.runtime.cri().pause_pid(sandbox);
+    let inits: Vec<u32> = containers.iter().map(|c| k.runtime.cri().container_pid(&container_id(pod, c))).collect();
     let t = Instant::now();
-    k.remove_manifest("web.yaml");
+    k.remove_manifest(file);
     let (mut containers_gone, mut pause_gone) = (None, None);
     let stopped = eventually(Duration::from_secs(60), || {
         if containers_gone.is_none() && inits.iter().all(|p| stat(*p).is_none()) {
@@ -298,6 +293,19 @@ fn e_a_removed_manifest_leaves_nothing_behind() {
     assert!(stopped, "after the manifest was removed: containers gone {containers_gone:?}, pause gone {pause_gone:?}");
     println!("manifest removed: containers gone after {containers_gone:.1?}, pause after {pause_gone:.1?}");
     assert!(containers_gone <= pause_gone, "pause ended before the containers");
+    t
+}
+
+/// The manifest removed: the containers stop, then the sandbox; then no pause, no shim, no mount
+/// of the sandbox and no pinned network namespace is left.
+#[test]
+fn e_a_removed_manifest_leaves_nothing_behind() {
+    let k = Kubelet::start(NODE);
+    k.write_manifest("web.yaml", &web_manifest());
+    let name = format!("web-{NODE_NAME}");
+    let pod = k.wait_ready(&name);
+    let sandbox = sandbox_of(&k, &name);
+    let t = containers_end_before_pause(&k, "web.yaml", &pod, &sandbox.id, &["server", "client"]);
     let clean = eventually(Duration::from_secs(90), || {
         std::thread::sleep(Duration::from_millis(200));
         k.runtime.shims().is_empty()
@@ -520,24 +528,8 @@ fn crio_e_a_removed_manifest_leaves_nothing_behind() {
     k.write_manifest("shared.yaml", &shared_pid_manifest());
     let name = format!("shared-{NODE_NAME}");
     let pod = k.wait_ready(&name);
-    let pause = k.runtime.cri().pause_pid(&sandbox_of(&k, &name).id);
-    let inits: Vec<u32> = ["sleeper", "other"].iter().map(|c| k.runtime.cri().container_pid(&container_id(&pod, c))).collect();
     assert!(!k.runtime.pinned_namespaces().is_empty(), "no pinned namespace while the pod runs: the check below proves nothing");
-    let t = Instant::now();
-    k.remove_manifest("shared.yaml");
-    let (mut containers_gone, mut pause_gone) = (None, None);
-    let stopped = eventually(Duration::from_secs(60), || {
-        if containers_gone.is_none() && inits.iter().all(|p| stat(*p).is_none()) {
-            containers_gone = Some(t.elapsed());
-        }
-        if pause_gone.is_none() && stat(pause).is_none() {
-            pause_gone = Some(t.elapsed());
-        }
-        containers_gone.is_some() && pause_gone.is_some()
-    });
-    assert!(stopped, "after the manifest was removed: containers gone {containers_gone:?}, pause gone {pause_gone:?}");
-    println!("manifest removed: containers gone after {containers_gone:.1?}, pause after {pause_gone:.1?}");
-    assert!(containers_gone <= pause_gone, "pause ended before the containers");
+    containers_end_before_pause(&k, "shared.yaml", &pod, &sandbox_of(&k, &name).id, &["sleeper", "other"]);
     let clean = eventually(Duration::from_secs(90), || {
         std::thread::sleep(Duration::from_millis(200));
         k.runtime.conmons().is_empty() && k.runtime.pinned_namespaces().is_empty() && k.pod(&name).is_none()
