@@ -78,6 +78,11 @@ impl Results {
 /// under /tmp that the runtime mounts, and reaches pods at their IPs and host ports), every group
 /// but NOT_RUN; `label` names the run's files in the daemon's directory.
 pub fn run(daemon: &impl CriDaemon, label: &str) -> Results {
+    run_focused(daemon, label, &[])
+}
+
+/// The same, only the specs named (every spec when none is).
+pub fn run_focused(daemon: &impl CriDaemon, label: &str, specs: &[&str]) -> Results {
     let critest = visible_copy(daemon.dir(), &crate::go_tools::tool("cri-tools-1.37", "critest"));
     let report = daemon.dir().join(format!("critest-{label}.json"));
     let log = daemon.dir().join(format!("critest-{label}.log"));
@@ -85,11 +90,23 @@ pub fn run(daemon: &impl CriDaemon, label: &str) -> Results {
     cmd.arg(&critest)
         .arg(format!("-runtime-endpoint=unix://{}", daemon.socket().display()))
         .arg(format!("-ginkgo.skip={NOT_RUN}"))
+        .args(specs.iter().map(|spec| format!("-ginkgo.focus={}$", quote_meta(spec))))
         .arg("-ginkgo.no-color")
         .arg(format!("-ginkgo.json-report={}", report.display()));
     let out = run_within(cmd, LIMIT);
     std::fs::write(&log, [out.stdout, out.stderr].concat()).unwrap();
     read(&report, log)
+}
+
+/// `spec` as a regular expression that matches only itself (Go's regexp.QuoteMeta).
+fn quote_meta(spec: &str) -> String {
+    spec.chars().fold(String::new(), |mut q, c| {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            q.push('\\');
+        }
+        q.push(c);
+        q
+    })
 }
 
 /// The results in ginkgo's JSON report `file`; only the suite's specs (It nodes), not the
@@ -123,10 +140,19 @@ pub fn node_names() -> Vec<&'static str> {
     crate::node::NODES.iter().map(|n| n.name).chain([crate::crio::MODULE]).collect()
 }
 
+/// What README says of a spec that does not always pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Listed {
+    /// It never passes there (failed or skipped).
+    Always(State),
+    /// It passes in some runs and fails in others, with either image.
+    Flaky,
+}
+
 /// One entry of README's list of the specs that do not pass: `- STATE on NODES: `PREFIX`: why`.
 #[derive(Debug)]
 pub struct Entry {
-    pub state: State,
+    pub listed: Listed,
     pub nodes: Vec<String>,
     /// The entry stands for every spec whose name starts with this.
     pub prefix: String,
@@ -135,16 +161,19 @@ pub struct Entry {
 /// README's list (critest section), read as entries.
 pub fn readme_entries() -> Vec<Entry> {
     let lines = crate::readme::lines_between("Every spec that does not pass", "");
-    lines[1..lines.len() - 1]
+    // The entries: from the first line that starts one (the heading may wrap) to the blank line.
+    let first = lines.iter().position(|l| l.starts_with("- ")).expect("README's critest list has no entry");
+    lines[first..lines.len() - 1]
         .iter()
         .map(|line| {
             let entry = line.strip_prefix("- ").unwrap_or_else(|| panic!("README critest list: not an entry: {line}"));
             let (head, rest) = entry.split_once(": `").unwrap_or_else(|| panic!("README critest list: no `spec`: {line}"));
             let prefix = rest.split_once('`').unwrap().0.to_string();
             let (state, nodes) = head.split_once(" on ").unwrap_or_else(|| panic!("README critest list: no STATE on NODES: {line}"));
-            let state = match state {
-                "failed" => State::Failed,
-                "skipped" => State::Skipped,
+            let listed = match state {
+                "failed" => Listed::Always(State::Failed),
+                "skipped" => Listed::Always(State::Skipped),
+                "flaky" => Listed::Flaky,
                 other => panic!("README critest list: state {other}: {line}"),
             };
             let nodes: Vec<String> = match nodes {
@@ -154,38 +183,113 @@ pub fn readme_entries() -> Vec<Entry> {
             for n in &nodes {
                 assert!(node_names().contains(&n.as_str()), "README critest list names no node {n}: {line}");
             }
-            Entry { state, nodes, prefix }
+            Entry { listed, nodes, prefix }
         })
         .collect()
 }
 
-/// Whether `results` on `node` are what README records: its counts row, and each spec that does
-/// not pass matched by exactly one entry for the node with its state, each such entry by at least
-/// one spec. Returns what differs.
-pub fn readme_differences(node: &str, results: &Results) -> Vec<String> {
-    let mut differ = Vec::new();
-    let row = crate::readme::row(&format!("critest, `{node}`"));
-    let counts = [State::Passed, State::Failed, State::Skipped].map(|s| results.count(s).to_string());
-    if row[1..] != counts {
-        differ.push(format!("README's counts (passed, failed, skipped) are {:?}; critest gave {counts:?}", &row[1..]));
-    }
+/// How often a spec whose result is in doubt (it differs between the images, or is not what
+/// README lists) is run again on both daemons.
+const RERUNS: usize = 2;
+
+/// Every result each spec had with one image, over the full run and the reruns.
+type Outcomes = BTreeMap<String, Vec<State>>;
+
+fn outcomes(r: &Results) -> Outcomes {
+    r.specs.iter().map(|(n, s)| (n.clone(), vec![*s])).collect()
+}
+
+/// The one result a spec always had, or None if it had more than one (flaky).
+fn always(states: &[State]) -> Option<State> {
+    states.iter().all(|s| *s == states[0]).then(|| states[0])
+}
+
+/// critest's full runs on `node` with this image (`ours`, on daemon `a`) and catatonit -P
+/// (`theirs`, on daemon `b`), judged: a spec whose result differs between them, or is not what
+/// README lists for the node, runs RERUNS times more on both daemons at once. Returns what is
+/// wrong: a spec that always had one result with this image and always another with catatonit;
+/// a spec that always fails or skips with this image and README does not list so; a README entry
+/// for the node whose specs always passed; fewer specs passing (passed in some run) than README's
+/// row, or another number of specs.
+pub fn judge(
+    node: &str,
+    (a, ours): (&(impl CriDaemon + Sync), &Results),
+    (b, theirs): (&(impl CriDaemon + Sync), &Results),
+) -> Vec<String> {
     let entries: Vec<Entry> = readme_entries().into_iter().filter(|e| e.nodes.iter().any(|n| n == node)).collect();
-    for (spec, state) in results.specs.iter().filter(|(_, s)| **s != State::Passed) {
-        let matching: Vec<&Entry> = entries.iter().filter(|e| spec.starts_with(&e.prefix)).collect();
-        match matching.as_slice() {
-            [e] if e.state == *state => {}
-            [e] => differ.push(format!("{state:?}, README says {:?}: {spec}", e.state)),
-            [] => differ.push(format!(
-                "{state:?}, not in README's list: {spec}: {}",
-                results.failures.get(spec).map(|m| &m[..m.len().min(300)]).unwrap_or("")
-            )),
-            _ => differ.push(format!("{state:?}, in README's list more than once: {spec}")),
+    let listed = |spec: &str| -> Vec<Listed> { entries.iter().filter(|e| spec.starts_with(&e.prefix)).map(|e| e.listed).collect() };
+    let as_listed = |spec: &str, state: State| match listed(spec).as_slice() {
+        [] => state == State::Passed,
+        [Listed::Flaky] => true,
+        [Listed::Always(s)] => *s == state,
+        _ => false,
+    };
+    let (mut o_ours, mut o_theirs) = (outcomes(ours), outcomes(theirs));
+    // In doubt: a spec with one result so far on each side (none flaky yet) that differs between
+    // the images or is not what README lists.
+    let doubtful = |o_ours: &Outcomes, o_theirs: &Outcomes| -> Vec<String> {
+        o_ours
+            .iter()
+            .filter(|(spec, states)| match (always(states), o_theirs.get(*spec).and_then(|s| always(s))) {
+                (Some(mine), Some(others)) => mine != others || !as_listed(spec, mine),
+                _ => false,
+            })
+            .map(|(spec, _)| spec.clone())
+            .collect()
+    };
+    for round in 1..=RERUNS {
+        let again = doubtful(&o_ours, &o_theirs);
+        if again.is_empty() {
+            break;
+        }
+        eprintln!("critest on {node}: round {round} of reruns, on both daemons: {again:#?}");
+        let specs: Vec<&str> = again.iter().map(String::as_str).collect();
+        let (r_ours, r_theirs) = std::thread::scope(|s| {
+            let theirs = s.spawn(|| run_focused(b, &format!("catatonit-{round}"), &specs));
+            (run_focused(a, &format!("pause-{round}"), &specs), theirs.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        });
+        for (o, r) in [(&mut o_ours, &r_ours), (&mut o_theirs, &r_theirs)] {
+            for spec in &again {
+                let state = *r.specs.get(spec).unwrap_or_else(|| panic!("the rerun of {spec} did not run it"));
+                o.get_mut(spec).unwrap().push(state);
+            }
+        }
+    }
+    let mut wrong = Vec::new();
+    let names: std::collections::BTreeSet<&String> = o_ours.keys().chain(o_theirs.keys()).collect();
+    let message = |spec: &str| {
+        let m = ours.failures.get(spec).or(theirs.failures.get(spec)).map(String::as_str).unwrap_or("");
+        m[..m.len().min(500)].to_string()
+    };
+    for spec in names {
+        let (mine, others) = (o_ours.get(spec).cloned().unwrap_or_default(), o_theirs.get(spec).cloned().unwrap_or_default());
+        if mine.iter().all(|s| !others.contains(s)) {
+            wrong.push(format!("differs: {spec}: {mine:?} with this image, {others:?} with catatonit -P ({})", message(spec)));
+            continue;
+        }
+        if always(&mine).is_none() || always(&others).is_none() {
+            eprintln!("critest on {node}: flaky: {spec}: {mine:?} with this image, {others:?} with catatonit -P");
+        }
+        match (always(&mine), listed(spec).as_slice()) {
+            (None, _) | (Some(_), [Listed::Flaky]) => {}
+            (Some(s), []) if s != State::Passed => wrong.push(format!("{s:?}, not in README's list: {spec} ({})", message(spec))),
+            (Some(s), [Listed::Always(l)]) if s != *l => wrong.push(format!("{s:?}, README lists it {l:?}: {spec} ({})", message(spec))),
+            (_, l) if l.len() > 1 => wrong.push(format!("in README's list more than once: {spec}")),
+            _ => {}
         }
     }
     for e in &entries {
-        if !results.specs.iter().any(|(spec, state)| *state != State::Passed && spec.starts_with(&e.prefix)) {
-            differ.push(format!("README lists {:?} on {node}, but every spec there passed: {}", e.state, e.prefix));
+        let matching: Vec<&Vec<State>> = o_ours.iter().filter(|(spec, _)| spec.starts_with(&e.prefix)).map(|(_, s)| s).collect();
+        if matching.is_empty() || (e.listed != Listed::Flaky && matching.iter().all(|s| s.iter().all(|s| *s == State::Passed))) {
+            wrong.push(format!("README lists {:?} on {node}, but no such spec ran or each passed every time: {}", e.listed, e.prefix));
         }
     }
-    differ
+    let row = crate::readme::row(&format!("critest, `{node}`"));
+    let passed = o_ours.values().filter(|s| s.contains(&State::Passed)).count();
+    let total = o_ours.len();
+    if row[1].parse::<usize>().ok().is_none_or(|p| passed < p) || row[2] != total.to_string() {
+        wrong.push(format!("README's row says {} of {} specs pass; {passed} of {total} passed", row[1], row[2]));
+    }
+    eprintln!("critest on {node}: {passed} of {total} specs passed with this image");
+    wrong
 }
