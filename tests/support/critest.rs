@@ -4,7 +4,7 @@ use crate::namespaces::visible_copy;
 use crate::pod::CriDaemon;
 use crate::process::run_within;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// The suite's top-level groups that are not run, and why: they test the image service (pulls from
@@ -59,19 +59,6 @@ pub struct Results {
     pub specs: BTreeMap<String, State>,
     /// Each failed spec's failure message.
     pub failures: BTreeMap<String, String>,
-    /// critest's own output, for a failure message.
-    pub log: PathBuf,
-}
-
-impl Results {
-    pub fn count(&self, state: State) -> usize {
-        self.specs.values().filter(|s| **s == state).count()
-    }
-
-    /// The specs in `state`.
-    pub fn in_state(&self, state: State) -> Vec<&str> {
-        self.specs.iter().filter(|(_, s)| **s == state).map(|(n, _)| n.as_str()).collect()
-    }
 }
 
 /// Runs the suite against `daemon` in its network and mount namespaces (critest makes host paths
@@ -95,7 +82,7 @@ pub fn run_focused(daemon: &impl CriDaemon, label: &str, specs: &[&str]) -> Resu
         .arg(format!("-ginkgo.json-report={}", report.display()));
     let out = run_within(cmd, LIMIT);
     std::fs::write(&log, [out.stdout, out.stderr].concat()).unwrap();
-    read(&report, log)
+    read(&report, &log)
 }
 
 /// `spec` as a regular expression that matches only itself (Go's regexp.QuoteMeta).
@@ -111,7 +98,7 @@ fn quote_meta(spec: &str) -> String {
 
 /// The results in ginkgo's JSON report `file`; only the suite's specs (It nodes), not the
 /// groups skipped by NOT_RUN or the benchmarks critest itself leaves out.
-fn read(file: &Path, log: PathBuf) -> Results {
+fn read(file: &Path, log: &Path) -> Results {
     let json =
         std::fs::read(file).unwrap_or_else(|e| panic!("critest wrote no report {} ({e}); its output: {}", file.display(), log.display()));
     let reports: Vec<Report> = serde_json::from_slice(&json).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
@@ -132,7 +119,7 @@ fn read(file: &Path, log: PathBuf) -> Results {
         }
         assert!(specs.insert(name.clone(), spec.state).is_none(), "two specs named {name}");
     }
-    Results { specs, failures, log }
+    Results { specs, failures }
 }
 
 /// Every node critest runs on, by the name README uses: the node table's, then CRI-O's.
