@@ -6,6 +6,7 @@
 //! PID namespace has no infra process at all.
 use pause_tests::busybox::BUSYBOX;
 use pause_tests::crio::CriO;
+use pause_tests::host_state::kubelet_sysctls;
 use pause_tests::image::list_name;
 use pause_tests::kubelet::*;
 use pause_tests::node::CONTAINERD_2_3;
@@ -68,9 +69,7 @@ fn image_of(k: &Kubelet, container: &str) -> String {
 #[test]
 fn a_two_container_pod_runs_with_pause_as_its_sandbox() {
     let k = Kubelet::start(NODE);
-    k.write_manifest("web.yaml", &web_manifest());
-    let name = format!("web-{NODE_NAME}");
-    let pod = k.wait_ready(&name);
+    let (name, pod) = k.run_static_pod("web", &web_manifest());
     assert_eq!(pod.status.container_statuses.len(), 2, "{pod:#?}");
     assert!(pod.status.container_statuses.iter().all(|c| c.ready && c.restart_count == 0), "{pod:#?}");
     let sandbox = sandbox_of(&k, &name);
@@ -124,9 +123,7 @@ fn b_a_shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans() {
 
 /// Scenario b on the kubelet `k`'s runtime.
 fn shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans<R: CriDaemon>(k: Kubelet<R>) {
-    k.write_manifest("shared.yaml", &shared_pid_manifest());
-    let name = format!("shared-{NODE_NAME}");
-    let pod = k.wait_ready(&name);
+    let (name, pod) = k.run_static_pod("shared", &shared_pid_manifest());
     let pause = k.runtime.cri().pause_pid(&sandbox_of(&k, &name).id);
     for container in ["sleeper", "other"] {
         let r = k.runtime.cri().exec_sync(&container_id(&pod, container), &["cat", "/proc/1/cmdline"], 10);
@@ -220,7 +217,7 @@ fn c_the_pods_security_context_reaches_the_sandbox_but_its_seccomp_profile_does_
     k.write_manifest("default-seccomp.yaml", &runtime_default_manifest());
     let mut filters = Vec::new();
     for name in ["secured", "default-seccomp"] {
-        let name = format!("{name}-{NODE_NAME}");
+        let name = static_pod_name(name);
         k.wait_ready(&name);
         let sandbox = sandbox_of(&k, &name);
         let pause = k.runtime.cri().pause_pid(&sandbox.id);
@@ -231,7 +228,7 @@ fn c_the_pods_security_context_reaches_the_sandbox_but_its_seccomp_profile_does_
     }
     assert_eq!(filters[0], filters[1], "the Localhost pod's sandbox filter differs from the RuntimeDefault pod's");
     assert_ne!(filters[0], names_of(&pause_tests::seccomp::profile()["syscalls"]), "kubelet passed the pod's profile to the sandbox");
-    let sandbox = sandbox_of(&k, &format!("secured-{NODE_NAME}"));
+    let sandbox = sandbox_of(&k, &static_pod_name("secured"));
     let pause = k.runtime.cri().pause_pid(&sandbox.id);
     assert_eq!(status_field(pause, "Uid").unwrap().split_whitespace().next(), Some("4321"));
     assert_eq!(status_field(pause, "Gid").unwrap().split_whitespace().next(), Some("8765"));
@@ -249,9 +246,7 @@ fn d_a_killed_pause_is_recreated_by_kubelet() {
 
 /// Scenario d on the kubelet `k`'s runtime, with the pod `pod` of `manifest`.
 fn killed_pause_is_recreated_by_kubelet<R: CriDaemon>(k: Kubelet<R>, pod: &str, manifest: &str) {
-    k.write_manifest(&format!("{pod}.yaml"), manifest);
-    let name = format!("{pod}-{NODE_NAME}");
-    k.wait_ready(&name);
+    let (name, _) = k.run_static_pod(pod, manifest);
     let first = sandbox_of(&k, &name);
     let pause = k.runtime.cri().pause_pid(&first.id);
     let t = Instant::now();
@@ -301,9 +296,7 @@ fn containers_end_before_pause<R: CriDaemon>(k: &Kubelet<R>, file: &str, pod: &P
 #[test]
 fn e_a_removed_manifest_leaves_nothing_behind() {
     let k = Kubelet::start(NODE);
-    k.write_manifest("web.yaml", &web_manifest());
-    let name = format!("web-{NODE_NAME}");
-    let pod = k.wait_ready(&name);
+    let (name, pod) = k.run_static_pod("web", &web_manifest());
     let sandbox = sandbox_of(&k, &name);
     let t = containers_end_before_pause(&k, "web.yaml", &pod, &sandbox.id, &["server", "client"]);
     let clean = eventually(Duration::from_secs(90), || {
@@ -329,9 +322,7 @@ fn e_a_removed_manifest_leaves_nothing_behind() {
 #[test]
 fn f_a_restarted_kubelet_adopts_the_running_sandbox() {
     let mut k = Kubelet::start(NODE);
-    k.write_manifest("web.yaml", &web_manifest());
-    let name = format!("web-{NODE_NAME}");
-    k.wait_ready(&name);
+    let (name, _) = k.run_static_pod("web", &web_manifest());
     let before = sandbox_of(&k, &name);
     let pause = k.runtime.cri().pause_pid(&before.id);
     k.restart();
@@ -355,28 +346,22 @@ fn the_host_is_as_before_when_the_kubelet_is_gone() {
     let mut before = Vec::new();
     let k = Kubelet::start_on(Company::Alone, serde_json::json!({}), || {
         // No other kubelet runs now (this one holds the lease), and this one has not started.
-        before = sysctls();
+        before = kubelet_sysctls();
         pause_tests::containerd::Containerd::start(NODE)
     });
-    k.write_manifest("web.yaml", &web_manifest());
-    k.wait_ready(&format!("web-{NODE_NAME}"));
-    println!("sysctls before: {before:?}\nwhile kubelet runs: {:?}", sysctls());
+    k.run_static_pod("web", &web_manifest());
+    println!("sysctls before: {before:?}\nwhile kubelet runs: {:?}", kubelet_sysctls());
     let cgroups = k.cgroup_root.cgroups();
     assert!(cgroups.iter().any(|c| c.ends_with("kubepods")), "kubelet made no kubepods cgroup under {}: {cgroups:?}", k.cgroup_root.name);
     let root = k.cgroup_root.name.clone();
     let dir = k.dir().to_path_buf();
     drop(k);
-    assert_eq!(sysctls(), before, "sysctls not restored");
+    assert_eq!(kubelet_sysctls(), before, "sysctls not restored");
     let left: Vec<_> =
         pause_tests::host_state::hierarchies().iter().map(|h| h.join(root.trim_start_matches('/'))).filter(|p| p.exists()).collect();
     assert!(left.is_empty(), "cgroups left: {left:?}");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(dir.to_str().unwrap()), "mounts left under {}", dir.display());
-}
-
-/// The sysctls kubelet writes, as they are now.
-fn sysctls() -> Vec<(&'static str, String)> {
-    pause_tests::host_state::KUBELET_SYSCTLS.iter().map(|n| (*n, pause_tests::host_state::read_sysctl(n))).collect()
 }
 
 /// kubelet's image garbage collection set to collect every unused image at once: usage over 1%
@@ -424,8 +409,7 @@ fn g_image_gc_keeps_the_pinned_sandbox_image() {
     wait_for_image_gc(&k);
     let image = k.runtime.cri().image_status(&list_name());
     assert!(image.as_ref().is_some_and(|i| i.pinned), "the sandbox image after GC: {image:?}");
-    k.write_manifest("after-gc.yaml", &pause_only_manifest());
-    k.wait_ready(&format!("after-gc-{NODE_NAME}"));
+    k.run_static_pod("after-gc", &pause_only_manifest());
 }
 
 /// The hazard README warns of, shown: containerd 1.6 has no pinning, and the same garbage
@@ -462,9 +446,7 @@ spec:
 #[test]
 fn h_a_pod_without_host_users_has_pause_in_its_own_user_namespace() {
     let k = Kubelet::start(NODE);
-    k.write_manifest("userns.yaml", &user_namespace_manifest());
-    let name = format!("userns-{NODE_NAME}");
-    k.wait_ready(&name);
+    let (name, _) = k.run_static_pod("userns", &user_namespace_manifest());
     let pause = k.runtime.cri().pause_pid(&sandbox_of(&k, &name).id);
     wait_until_asleep(pause);
     let uid_map = std::fs::read_to_string(format!("/proc/{pause}/uid_map")).unwrap();
@@ -495,9 +477,7 @@ fn on_crio() -> Kubelet<CriO> {
 #[test]
 fn crio_a_a_two_container_pod_runs_with_no_infra_process() {
     let k = on_crio();
-    k.write_manifest("web.yaml", &web_manifest());
-    let name = format!("web-{NODE_NAME}");
-    let pod = k.wait_ready(&name);
+    let (name, pod) = k.run_static_pod("web", &web_manifest());
     assert!(pod.status.container_statuses.iter().all(|c| c.ready && c.restart_count == 0), "{pod:#?}");
     let sandbox = sandbox_of(&k, &name);
     assert!(k.runtime.cri().pod_info(&sandbox.id).get("pid").is_none(), "the sandbox has an infra process");
@@ -525,9 +505,7 @@ fn crio_d_a_killed_pause_is_recreated_by_kubelet() {
 #[test]
 fn crio_e_a_removed_manifest_leaves_nothing_behind() {
     let k = on_crio();
-    k.write_manifest("shared.yaml", &shared_pid_manifest());
-    let name = format!("shared-{NODE_NAME}");
-    let pod = k.wait_ready(&name);
+    let (name, pod) = k.run_static_pod("shared", &shared_pid_manifest());
     assert!(!k.runtime.pinned_namespaces().is_empty(), "no pinned namespace while the pod runs: the check below proves nothing");
     containers_end_before_pause(&k, "shared.yaml", &pod, &sandbox_of(&k, &name).id, &["sleeper", "other"]);
     let clean = eventually(Duration::from_secs(90), || {

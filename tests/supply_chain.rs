@@ -93,8 +93,7 @@ for_each_arch! {
     /// pyspdxtools) reads it.
     fn the_sbom_is_valid_spdx_2_3(arch) {
         images();
-        let tools = std::env::var_os("PAUSE_TESTS_SPDX_TOOLS")
-            .unwrap_or_else(|| panic!("PAUSE_TESTS_SPDX_TOOLS is not set: run the tests with bash tests/run, which installs spdx-tools"));
+        let tools = pause_tests::made::by_tests_run("PAUSE_TESTS_SPDX_TOOLS", "spdx-tools' virtualenv");
         let file = Build::tested().sbom(arch);
         // `python -m` of the venv (its scripts name the temporary path it was made at).
         let out = Command::new(std::path::Path::new(&tools).join("bin/python"))

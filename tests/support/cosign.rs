@@ -49,11 +49,7 @@ pub struct Cosign {
 
 /// The cosign binary tests/run unpacked; fails (never skips) when there is none.
 pub fn cosign_binary() -> PathBuf {
-    let dir = std::env::var_os("PAUSE_TESTS_COSIGN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("PAUSE_TESTS_COSIGN_DIR is not set: run the tests with bash tests/run, which unpacks cosign"));
-    assert!(dir.join(".complete").is_file(), "{} is not a complete cosign: run bash tests/run", dir.display());
-    dir.join("usr/bin/cosign")
+    crate::made::by_tests_run("PAUSE_TESTS_COSIGN_DIR", "Debian 13's cosign").join("usr/bin/cosign")
 }
 
 impl Cosign {

@@ -121,11 +121,7 @@ impl Engine {
 
 /// Debian 12's docker.io as tests/run unpacked it; fails (never skips) when there is none.
 pub fn docker_20_root() -> PathBuf {
-    let root = std::env::var_os("PAUSE_TESTS_DOCKER_20").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("PAUSE_TESTS_DOCKER_20 is not set: run the tests with bash tests/run, which unpacks Debian 12's docker.io")
-    });
-    assert!(root.join(".complete").is_file(), "{} is not a complete docker.io: run bash tests/run", root.display());
-    root
+    crate::made::by_tests_run("PAUSE_TESTS_DOCKER_20", "Debian 12's docker.io")
 }
 
 /// Expands one test body into one #[test] per engine: `name::docker_20_10`, `name::docker_28`,

@@ -4,11 +4,7 @@ use std::path::PathBuf;
 
 /// Where tests/run put them (PAUSE_TESTS_GO); fails (never skips) when they are not there.
 pub fn root() -> PathBuf {
-    let root = std::env::var_os("PAUSE_TESTS_GO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("PAUSE_TESTS_GO is not set: run the tests with bash tests/run, which builds the Go tools"));
-    assert!(root.join(".complete").is_file(), "{} holds no complete build of the Go tools: run bash tests/run", root.display());
-    root
+    crate::made::by_tests_run("PAUSE_TESTS_GO", "the Go tools")
 }
 
 /// The program `name` built from the module tests/go/`module`.

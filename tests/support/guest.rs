@@ -24,11 +24,7 @@ const BOOT_LIMIT: Duration = Duration::from_secs(300);
 
 /// An environment variable tests/kernels sets (tests/run makes what it names); fails, never skips.
 fn made_by_tests_run(var: &str) -> PathBuf {
-    let dir = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("{var} is not set: run the tests with bash tests/run, which fetches the kernels and qemu-system"));
-    assert!(dir.join(".complete").is_file(), "{} is not complete: run bash tests/run", dir.display());
-    dir
+    crate::made::by_tests_run(var, "the kernels and qemu-system")
 }
 
 /// What tests/kernels fetched for `kernel`: the image, its release (from the file's path in the

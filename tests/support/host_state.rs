@@ -26,6 +26,11 @@ pub fn read_sysctl(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_string()
 }
 
+/// KUBELET_SYSCTLS, each with its value now.
+pub fn kubelet_sysctls() -> Vec<(&'static str, String)> {
+    KUBELET_SYSCTLS.iter().map(|n| (*n, read_sysctl(n))).collect()
+}
+
 /// The values of KUBELET_SYSCTLS before the first of this test process's running kubelets
 /// started, and how many run now: a second kubelet's own record would be the first one's writes.
 static RECORDED: std::sync::Mutex<(usize, Vec<(&'static str, String)>)> = std::sync::Mutex::new((0, Vec::new()));
@@ -38,7 +43,7 @@ impl Sysctls {
     pub fn record() -> Sysctls {
         let mut r = RECORDED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if r.0 == 0 {
-            r.1 = KUBELET_SYSCTLS.iter().map(|n| (*n, read_sysctl(n))).collect();
+            r.1 = kubelet_sysctls();
         }
         r.0 += 1;
         Sysctls(())

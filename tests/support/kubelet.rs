@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 
 /// The node's name (`--hostname-override`): a static pod `web` is the pod `web-pause-node`.
 pub const NODE_NAME: &str = "pause-node";
+
+/// The name kubelet gives the static pod whose manifest names it `pod`.
+pub fn static_pod_name(pod: &str) -> String {
+    format!("{pod}-{NODE_NAME}")
+}
 /// The node IP, on a veth of the namespace (kubelet wants a node address that is not loopback).
 pub const NODE_IP: &str = "10.77.0.1";
 /// kubelet's read-only port, on loopback of the namespace: `/pods` with each pod's status.
@@ -134,9 +139,10 @@ pub struct Kubelet<R: CriDaemon = Containerd> {
 /// (the write lease), so that a test can see the host as it was before any kubelet.
 static KUBELETS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
+/// Held, never read: dropping it ends the lease.
 enum Lease {
-    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
-    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+    Shared { _guard: std::sync::RwLockReadGuard<'static, ()> },
+    Alone { _guard: std::sync::RwLockWriteGuard<'static, ()> },
 }
 
 /// Whether a kubelet shares the test process with others or runs alone.
@@ -166,8 +172,8 @@ impl<R: CriDaemon> Kubelet<R> {
         crate::process::require("curl", "apt-get install curl (bash tests/run does)");
         // A test that failed poisons the lock; the next one may still run.
         let lease = match company {
-            Company::Shared => Lease::Shared(KUBELETS.read().unwrap_or_else(|poisoned| poisoned.into_inner())),
-            Company::Alone => Lease::Alone(KUBELETS.write().unwrap_or_else(|poisoned| poisoned.into_inner())),
+            Company::Shared => Lease::Shared { _guard: KUBELETS.read().unwrap_or_else(|poisoned| poisoned.into_inner()) },
+            Company::Alone => Lease::Alone { _guard: KUBELETS.write().unwrap_or_else(|poisoned| poisoned.into_inner()) },
         };
         let sysctls = Sysctls::record();
         let cgroup_root = CgroupRoot::make();
@@ -262,6 +268,16 @@ impl<R: CriDaemon> Kubelet<R> {
         let tmp = dir.join(format!(".{file}.tmp"));
         std::fs::write(&tmp, yaml).unwrap();
         std::fs::rename(&tmp, dir.join(file)).unwrap();
+    }
+
+    /// Runs the static pod `pod` (its manifest's `metadata.name`): writes `manifest` as
+    /// `<pod>.yaml` and waits until kubelet reports the pod, `<pod>-<node name>`, Running and
+    /// Ready. Returns that name and what kubelet reported.
+    pub fn run_static_pod(&self, pod: &str, manifest: &str) -> (String, Pod) {
+        self.write_manifest(&format!("{pod}.yaml"), manifest);
+        let name = static_pod_name(pod);
+        let status = self.wait_ready(&name);
+        (name, status)
     }
 
     /// Installs `profile` as the Localhost seccomp profile `name` (`localhostProfile: NAME`, which

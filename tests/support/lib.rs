@@ -22,6 +22,7 @@ pub mod image;
 pub mod inputs;
 pub mod kubelet;
 pub mod layout;
+pub mod made;
 pub mod namespaces;
 pub mod node;
 pub mod pause;

@@ -51,11 +51,7 @@ macro_rules! for_each_runtime {
 
 /// The sid node rootfs tests/run made; fails (never skips) when there is none.
 pub fn node_root() -> PathBuf {
-    let root = std::env::var_os("PAUSE_TESTS_NODE_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("PAUSE_TESTS_NODE_ROOT is not set: run the tests with bash tests/run, which makes the sid node rootfs"));
-    assert!(root.join(".complete").is_file(), "{} is not a complete node rootfs: run bash tests/run", root.display());
-    root
+    crate::made::by_tests_run("PAUSE_TESTS_NODE_ROOT", "the sid node rootfs")
 }
 
 impl Runtime {

@@ -37,11 +37,7 @@ const NNP_C: &str =
 
 /// Where tests/run unpacked the packages (PAUSE_TESTS_STAND_INS); fails (never skips) without them.
 fn packages() -> PathBuf {
-    let root = std::env::var_os("PAUSE_TESTS_STAND_INS").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("PAUSE_TESTS_STAND_INS is not set: run the tests with bash tests/run, which unpacks the stand-ins' packages")
-    });
-    assert!(root.join(".complete").is_file(), "{} holds no complete unpack: run bash tests/run", root.display());
-    root.join("root")
+    crate::made::by_tests_run("PAUSE_TESTS_STAND_INS", "the stand-ins' packages").join("root")
 }
 
 /// The shared libraries `binary` loads, as the dynamic linker resolves them on this machine (the
