@@ -140,6 +140,29 @@ fn every_binary_is_within_its_size_budget() {
     assert!(over.is_empty(), "{}", over.join("; "));
 }
 
+/// Every binary size README.md and docs/ give (each table's row for the arch, in the columns
+/// headed `bytes` or `binary ...`) is the size of the file the build makes, and every `budget`
+/// column is the arch table's budget: a figure in the docs cannot drift from the code.
+#[test]
+fn the_documented_binary_sizes_are_the_built_ones() {
+    let mut wrong = Vec::new();
+    for a in ARCHES {
+        let bytes = std::fs::metadata(binary(a)).unwrap().len().to_string();
+        let sizes = pause_tests::readme::cells(a.name, |h| h == "bytes" || h.starts_with("binary"));
+        assert!(!sizes.is_empty(), "README.md and docs/ give no size for {}", a.name);
+        wrong.extend(sizes.iter().filter(|c| **c != bytes).map(|c| format!("{}: {c}, the binary is {bytes}", a.name)));
+        let budgets = pause_tests::readme::cells(a.name, |h| h == "budget");
+        assert!(!budgets.is_empty(), "README.md and docs/ give no budget for {}", a.name);
+        wrong.extend(
+            budgets
+                .iter()
+                .filter(|c| **c != a.max_bytes.to_string())
+                .map(|c| format!("{}: budget {c}, arch.rs says {}", a.name, a.max_bytes)),
+        );
+    }
+    assert!(wrong.is_empty(), "README.md or docs/ disagree with the build: {wrong:#?}");
+}
+
 /// `size-report --json` is one object with every arch's figures, and `--compare` against a
 /// doctored earlier report (amd64 one byte smaller) exits 1 naming that figure with old, new and
 /// delta; against itself it exits 0.

@@ -50,6 +50,41 @@ for_each_node! {
     }
 }
 
+/// README's check command that starts with `start`, with `<placeholder>`s filled in, run as written
+/// by bash on the host against the daemon `c` (crictl and ctr find it through
+/// CONTAINER_RUNTIME_ENDPOINT and CONTAINERD_ADDRESS, crictl is the one tests/run built, ctr the
+/// host's); returns its stdout.
+fn documented_check(c: &Containerd, start: &str, fill: &[(&str, &str)]) -> String {
+    let line = fill.iter().fold(pause_tests::readme::line_starting(start), |l, (from, to)| l.replace(from, to));
+    let crictl = pause_tests::go_tools::tool("cri-tools-1.37", "crictl");
+    let path = format!("{}:{}", crictl.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    let mut sh = std::process::Command::new(require("bash", "install bash"));
+    sh.args(["-e", "-o", "pipefail", "-c", &line])
+        .env("PATH", path)
+        .env("CONTAINER_RUNTIME_ENDPOINT", format!("unix://{}", c.socket().display()))
+        .env("CONTAINERD_ADDRESS", c.socket());
+    let out = run_to_end(sh);
+    assert!(out.status.success(), "`{line}`: {}{}", text(&out.stderr), text(&out.stdout));
+    text(&out.stdout)
+}
+
+for_each_node! {
+    /// README's commands that check a node took the image, run as written against the node:
+    /// `crictl inspecti ... | jq .status.pinned` prints whether the node pins it (as ImageStatus
+    /// says), `ctr -n k8s.io containers info <pod id> | jq -r .Image` of a running sandbox prints
+    /// this image's name.
+    fn the_documented_checks_show_the_sandbox_image(node) {
+        let c = Containerd::start(node);
+        require("jq", "install jq (bash tests/run does)");
+        require("ctr", "install containerd (bash tests/run does)");
+        let pinned = documented_check(&c, &format!("crictl inspecti {}", list_name()), &[]);
+        assert_eq!(pinned.trim(), node.pins_sandbox_image.to_string(), "{}: crictl inspecti's pinned", node.name);
+        let pod = sandbox(&c, "checked", NamespaceMode::Pod);
+        let image = documented_check(&c, "ctr -n k8s.io containers info <pod id>", &[("<pod id>", &pod.id)]);
+        assert_eq!(image.trim(), list_name(), "{}: the sandbox's image", node.name);
+    }
+}
+
 for_each_node! {
     /// RunPodSandbox with kubelet's defaults (RuntimeDefault seccomp, PID namespace POD, CNI): READY
     /// with an IP; pause is PID 1 of the pod's PID namespace, runs as the image's 65535:65535, under

@@ -57,3 +57,18 @@ fn critest_on_cri_o_gives_the_same_results_as_with_catatonit() {
     let (a, b) = (with(list_name(), list_archive(), "/pause"), with(CATATONIT.to_string(), catatonit_archive(), ""));
     compare(pause_tests::crio::MODULE, &a, &b);
 }
+
+/// docs/critest.md's list of the specs that do not pass reads as entries (`- STATE on NODES:
+/// `PREFIX`: why`, STATE failed, skipped or flaky) that name only nodes critest runs on, and its
+/// table has a row for each of them: a list the judge could not read would fail only after the
+/// suite's runs.
+#[test]
+fn the_documented_list_and_table_read_for_every_node() {
+    let entries = critest::readme_entries();
+    assert!(!entries.is_empty(), "docs/critest.md lists no spec");
+    assert!(entries.iter().all(|e| !e.nodes.is_empty() && !e.prefix.is_empty()), "{entries:#?}");
+    for node in critest::node_names() {
+        let row = pause_tests::readme::row(&format!("critest, `{node}`"));
+        assert!(row[1].parse::<usize>().is_ok() && row[2].parse::<usize>().is_ok(), "critest's row for {node}: {row:?}");
+    }
+}

@@ -132,7 +132,54 @@ fn podman_load_reads_the_archive_as_the_multi_platform_image() {
     assert_eq!(id.trim(), amd64.id.trim_start_matches("sha256:"));
 }
 
-/// The README's plain Containerfile build (its `podman build` line, flags as documented) gives
+/// Every version README.md and docs/ give for this project (the image name `localhost/pause:X`,
+/// `<registry>/pause:X`, "Version X", the `-v` line `# pause X`) is Cargo.toml's: the docs cannot
+/// keep naming an older release.
+#[test]
+fn the_documented_version_is_cargo_tomls() {
+    let text = pause_tests::readme::text();
+    let mut found = Vec::new();
+    for prefix in ["localhost/pause:", "<registry>/pause:", "Version ", "# pause "] {
+        for (at, _) in text.match_indices(prefix) {
+            let rest = &text[at + prefix.len()..];
+            let v: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+            let v = v.trim_end_matches('.');
+            if v.starts_with(|c: char| c.is_ascii_digit()) {
+                found.push((prefix, v.to_string()));
+            }
+        }
+    }
+    assert!(found.len() >= 10, "fewer versions than README.md alone names: {found:?}");
+    let wrong: Vec<_> = found.iter().filter(|(_, v)| *v != version()).collect();
+    assert!(wrong.is_empty(), "README.md or docs/ name another version than Cargo.toml's {}: {wrong:?}", version());
+}
+
+/// Every image size README.md and docs/ give (each table's row for the arch, in the columns the
+/// images command's table has) is the built image's: the layer as tar and gzip, the manifest, the
+/// config, and what podman reports after a pull into an empty store.
+#[test]
+fn the_documented_image_sizes_are_the_built_ones() {
+    let mut wrong = Vec::new();
+    for i in images() {
+        let figures = [
+            ("layer (tar)", i.layer_tar),
+            ("layer (gzip)", i.layer_gzip),
+            ("manifest", i.manifest),
+            ("config", i.config),
+            ("podman reports", i.podman_size),
+        ];
+        for (column, bytes) in figures {
+            let documented = pause_tests::readme::cells(i.arch.name, |h| h == column);
+            assert!(!documented.is_empty(), "README.md and docs/ give no `{column}` for {}", i.arch.name);
+            wrong.extend(
+                documented.iter().filter(|c| **c != bytes.to_string()).map(|c| format!("{} {column}: {c}, built {bytes}", i.arch.name)),
+            );
+        }
+    }
+    assert!(wrong.is_empty(), "README.md or docs/ disagree with the images: {wrong:#?}");
+}
+
+/// The documented plain Containerfile build (docs/image.md's `podman build` line, flags as documented) gives
 /// the very image ID the images command ships.
 #[test]
 fn the_documented_podman_build_gives_the_same_image_id() {

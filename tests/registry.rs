@@ -37,7 +37,8 @@ fn list_path() -> Vec<String> {
 
 /// Each platform pulled into an empty store by its manifest digest: the registry serves exactly
 /// its manifest, config and gzip layer, at most WIRE_BUDGET (1,536) bytes; pulled by tag with --platform it
-/// serves the manifest list on top. Prints the measured table.
+/// serves the manifest list on top. Prints the measured table; README.md's and docs/' figures are
+/// these.
 #[test]
 fn each_platform_pull_moves_at_most_1536_bytes() {
     let (_c, r) = registry_with_the_image();
@@ -53,6 +54,17 @@ fn each_platform_pull_moves_at_most_1536_bytes() {
         let (by_tag, served) = r.image_bytes_since(from, "pause", &[list_path(), i.pull_paths("pause")].concat());
         assert_eq!(by_tag, list_bytes() + i.on_the_wire(), "{}: by tag the registry served {served:?}", i.arch.name);
         println!("{:<8} {:>12} {:>11}", i.arch.name, by_digest, by_tag);
+        // The figures README.md and docs/ give: every column "... on the wire ..." is a pull by
+        // digest, "pull by tag" one by tag.
+        for (column, bytes) in [("on the wire", by_digest), ("pull by tag", by_tag)] {
+            let documented = pause_tests::readme::cells(i.arch.name, |h| h.contains(column));
+            assert!(!documented.is_empty(), "README.md and docs/ give no `{column}` figure for {}", i.arch.name);
+            assert!(
+                documented.iter().all(|c| *c == bytes.to_string()),
+                "{}: the docs say {documented:?} {column}; the registry served {bytes}",
+                i.arch.name
+            );
+        }
         if by_digest > WIRE_BUDGET {
             over.push(format!("{}: {by_digest} bytes", i.arch.name));
         }

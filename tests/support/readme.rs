@@ -1,21 +1,28 @@
-//! README.md as the tests read it (tables that name what the code runs, commands a test runs as
-//! typed): one reader, so that a section that moves moves for every test at once.
+//! README.md and docs/*.md as the tests read them (tables that name what the code runs, commands a
+//! test runs as typed): one reader of all of them, so that a section that moves from one file to
+//! another moves for every test at once.
 use crate::cargo::repo_root;
 
-/// README.md's text.
+/// The text of README.md, then of every docs/*.md (by name).
 pub fn text() -> String {
-    let path = repo_root().join("README.md");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let docs = repo_root().join("docs");
+    let mut paths: Vec<_> = std::fs::read_dir(&docs)
+        .unwrap_or_else(|e| panic!("{}: {e}", docs.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    paths.sort();
+    paths.insert(0, repo_root().join("README.md"));
+    paths.iter().map(|p| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())) + "\n").collect()
 }
 
-/// The cells (trimmed, without the outer bars) of the table row whose first cell is `first`;
-/// fails when README has no such row.
+/// The cells (trimmed, without the outer bars) of the one table row whose first cell is `first`;
+/// fails when README.md and docs/ have no such row, or more than one.
 pub fn row(first: &str) -> Vec<String> {
     let text = text();
-    let line =
-        text.lines().find(|l| l.starts_with(&format!("| {first} |"))).unwrap_or_else(|| panic!("README has no table row for {first}"));
-    let cells: Vec<String> = line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect();
-    cells
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(&format!("| {first} |"))).collect();
+    let [line] = lines[..] else { panic!("README.md and docs/ have {} table rows for {first}, not one: {lines:#?}", lines.len()) };
+    line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect()
 }
 
 /// The table rows (whole lines) that contain `what`.
@@ -27,15 +34,17 @@ pub fn rows_containing(what: &str) -> Vec<String> {
 pub fn line_starting(prefix: &str) -> String {
     let text = text();
     let line = text.lines().map(str::trim).find(|l| l.starts_with(prefix));
-    line.unwrap_or_else(|| panic!("README has no line starting `{prefix}`")).to_string()
+    line.unwrap_or_else(|| panic!("README.md and docs/ have no line starting `{prefix}`")).to_string()
 }
 
 /// The lines (trimmed) from the first that starts with `first` to the next that is exactly `last`.
 pub fn lines_between(first: &str, last: &str) -> Vec<String> {
     let text = text();
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    let start = lines.iter().position(|l| l.starts_with(first)).unwrap_or_else(|| panic!("README has no line starting `{first}`"));
-    let end = start + lines[start..].iter().position(|l| *l == last).unwrap_or_else(|| panic!("README has no `{last}` after `{first}`"));
+    let start =
+        lines.iter().position(|l| l.starts_with(first)).unwrap_or_else(|| panic!("README.md and docs/ have no line starting `{first}`"));
+    let end = start
+        + lines[start..].iter().position(|l| *l == last).unwrap_or_else(|| panic!("README.md and docs/ have no `{last}` after `{first}`"));
     lines[start..=end].iter().map(|l| l.to_string()).collect()
 }
 
@@ -44,4 +53,49 @@ pub fn lines_between(first: &str, last: &str) -> Vec<String> {
 pub fn release(version: &str) -> &str {
     let v = version.rsplit(' ').next().unwrap_or(version).trim_start_matches('v');
     &v[..v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len())]
+}
+
+/// A table of README.md or docs/: its header's cells and each row's cells (trimmed, without the
+/// outer bars; the `|---|` line left out).
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+fn cells_of(line: &str) -> Vec<String> {
+    line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect()
+}
+
+/// Every table of README.md and docs/ (a run of lines that start with `|`).
+pub fn tables() -> Vec<Table> {
+    let text = text();
+    let mut tables = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if !line.starts_with('|') {
+            continue;
+        }
+        let header = cells_of(line);
+        let mut rows = Vec::new();
+        while let Some(l) = lines.next_if(|l| l.starts_with('|')) {
+            if !l.starts_with("|---") {
+                rows.push(cells_of(l));
+            }
+        }
+        tables.push(Table { header, rows });
+    }
+    tables
+}
+
+/// The cells, in every table, of the rows whose first cell is `first`, in the columns whose
+/// header `column` accepts.
+pub fn cells(first: &str, column: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut found = Vec::new();
+    for t in tables() {
+        let columns: Vec<usize> = (0..t.header.len()).filter(|&i| column(&t.header[i])).collect();
+        for row in t.rows.iter().filter(|r| r.first().is_some_and(|c| c == first)) {
+            found.extend(columns.iter().filter_map(|&i| row.get(i).cloned()));
+        }
+    }
+    found
 }
