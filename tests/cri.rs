@@ -334,7 +334,7 @@ for_each_node! {
 }
 
 for_each_node! {
-    /// README's node table names the containerd and runc versions this node runs, as the daemon's
+    /// docs/runtimes.md's node table names the containerd and runc versions this node runs, as the daemon's
     /// CRI Version call and `runc --version` report them (so the table cannot drift).
     fn the_readme_node_table_names_what_the_node_runs(node) {
         let c = Containerd::start_with(node, "localhost/pause-not-used:0", &[]);
@@ -342,6 +342,6 @@ for_each_node! {
         let runc = node.runc.version();
         let runc = runc.strip_prefix("runc version ").unwrap_or_else(|| panic!("{}: runc --version says {runc}", node.name));
         let row = pause_tests::readme::row(&format!("`{}`", node.name));
-        assert_eq!((row[1].as_str(), row[2].as_str()), (release(&containerd), release(runc)), "README's row for {}: {row:?}", node.name);
+        assert_eq!((row[1].as_str(), row[2].as_str()), (release(&containerd), release(runc)), "docs/runtimes.md's row for {}: {row:?}", node.name);
     }
 }

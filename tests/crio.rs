@@ -39,7 +39,7 @@ fn the_pause_image_is_pinned() {
     assert!(image.pinned, "the pause_image is not pinned: {image:?}");
 }
 
-/// README's CRI-O node table names the CRI-O, runc and conmon versions the node runs, as CRI-O's
+/// docs/runtimes.md's CRI-O node table names the CRI-O, runc and conmon versions the node runs, as CRI-O's
 /// CRI Version call, `runc --version` and `conmon --version` report them (so it cannot drift).
 #[test]
 fn the_readme_node_table_names_what_the_node_runs() {
@@ -52,7 +52,7 @@ fn the_readme_node_table_names_what_the_node_runs() {
     let conmon = text(&conmon.stdout).lines().next().unwrap_or_default().to_string();
     let expected = [release(c.cri().runtime_version()), release(&RUNC_1_5.version()), release(&conmon)].map(str::to_string);
     let row = pause_tests::readme::row("`cri-o-1.36`");
-    assert_eq!(row[1..4], expected, "README's CRI-O row: {row:?}");
+    assert_eq!(row[1..4], expected, "docs/runtimes.md's CRI-O row: {row:?}");
 }
 
 /// PID namespace POD: the sandbox is READY with an IP, and its infra process is this image's
@@ -113,7 +113,7 @@ fn a_pod_with_pid_namespace_container_is_ready_with_no_pause_process() {
 }
 
 /// The shipped seccomp.json as the pod's Localhost profile is refused: it allows what runc does
-/// after installing the filter *with* no_new_privs (README, seccomp.json's rules), which containerd,
+/// after installing the filter *with* no_new_privs (docs/seccomp.md, seccomp.json's rules), which containerd,
 /// Docker and podman with `no-new-privileges` set for the sandbox. CRI-O's infra container has no
 /// no_new_privs, so runc installs the filter before it drops privileges, and the first of those
 /// calls fails: RunPodSandbox fails with runc's own error, and no pause is left.

@@ -3,7 +3,7 @@
 //! same node, with stand-ins for the images the suite runs (support/stand_ins.rs). No spec may
 //! always give one result with this image and always another with catatonit (a spec in doubt runs
 //! again on both: some of the suite's specs fail now and then with either), and the results are
-//! README's.
+//! docs/critest.md's.
 use pause_tests::containerd::Containerd;
 use pause_tests::critest;
 use pause_tests::for_each_node;
@@ -25,7 +25,7 @@ fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + 
 }
 
 /// The suite on two daemons at once, this image's (`a`) and catatonit's (`b`), judged
-/// (support/critest.rs: reruns of what is in doubt, README's list and row).
+/// (support/critest.rs: reruns of what is in doubt, docs/critest.md's list and row).
 fn compare<D: CriDaemon + Sync>(node: &str, a: &D, b: &D) {
     let (ours, theirs) = both(|| critest::run(a, "pause"), || critest::run(b, "catatonit"));
     let wrong = critest::judge(node, (a, &ours), (b, &theirs));
@@ -34,7 +34,7 @@ fn compare<D: CriDaemon + Sync>(node: &str, a: &D, b: &D) {
 
 for_each_node! {
     /// critest gives every spec the same result with this image as the sandbox image as with
-    /// catatonit -P, and README's results.
+    /// catatonit -P, and docs/critest.md's results.
     fn critest_gives_the_same_results_as_with_catatonit(node) {
         // Started by this thread: a daemon dies with the thread that started it (PR_SET_PDEATHSIG).
         let a = Containerd::start_with(node, &list_name(), &archives(list_archive()));

@@ -36,7 +36,7 @@ fn loaded(engine: &'static Engine) -> Docker {
     d
 }
 
-/// The classic demo, as README's "With Docker" types it, with busybox standing in for nginx (a
+/// The classic demo, as docs/docker.md types it, with busybox standing in for nginx (a
 /// proxy on :80 forwarding to 127.0.0.1:2368) and ghost (a web server on 127.0.0.1:2368), both
 /// joining pause's network, IPC and PID namespaces; running once the published port answers.
 fn demo(engine: &'static Engine) -> Docker {
@@ -92,7 +92,7 @@ for_each_engine! {
         assert_eq!(loaded, engine.loaded_names(), "{}: what docker load named", engine.name);
         match engine.store {
             ImageStore::Classic => {
-                // README's name for this machine's: localhost/pause:<version>-<Docker's arch name>.
+                // docs/docker.md's name for this machine's: localhost/pause:<version>-<Docker's arch name>.
                 let arch = d.ok(&["version", "--format", "{{.Server.Arch}}"]).trim().to_string();
                 let mine = format!("{}-{arch}", list_name());
                 assert_eq!(d.inspect(&mine, "{{.Architecture}}"), arch, "{}: {mine}", engine.name);
@@ -175,7 +175,7 @@ for_each_engine! {
 
 for_each_engine! {
     /// Another container may join pause's IPC namespace only if pause runs with `--ipc=shareable`:
-    /// every engine here defaults to private IPC (README's "With Docker" says why the flag).
+    /// every engine here defaults to private IPC (docs/docker.md says why the flag).
     fn joining_pauses_ipc_needs_ipc_shareable(engine) {
         let d = loaded(engine);
         run_pause(&d, &["--detach", "--name", "private"], &AMD64, &[]);

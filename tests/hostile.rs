@@ -190,7 +190,7 @@ fn limits_of(pid: u32, name: &str) -> (String, String) {
 /// RLIMIT_STACK of 16 KiB, with no environment. pause itself needs a few dozen bytes below its
 /// arguments, but the kernel needs room there too: below 4 KiB execve itself fails (EFAULT), and
 /// to run a signal handler it pushes a signal frame holding the CPU's extended state (about
-/// 3 KiB with AVX-512). Measured on this machine (README, Hostile conditions): at 8 KiB the
+/// 3 KiB with AVX-512). Measured on this machine (docs/hostile.md): at 8 KiB the
 /// SIGTERM frame did not fit in 17 of 30 runs (the kernel kills with SIGSEGV), at 12 KiB 0 of 30.
 #[test]
 fn works_with_the_smallest_stack_limit() {

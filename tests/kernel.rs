@@ -144,31 +144,31 @@ for_each_arch! {
     }
 }
 
-/// README's rows of the kernel table ("On each arch's own kernel"): `| arch | `package` (suite) | ...`.
+/// docs/kernels.md's rows of the kernel table ("On each arch's own kernel"): `| arch | `package` (suite) | ...`.
 fn readme_kernel_rows() -> Vec<String> {
     pause_tests::readme::rows_containing("| `linux-image-")
 }
 
 for_each_arch! {
-    /// README's kernel table says, per kernel, what the booted kernel itself reported: its release
+    /// docs/kernels.md's kernel table says, per kernel, what the booted kernel itself reported: its release
     /// (`uname -r`) and the page size of pause's mapping.
     fn readme_names_each_kernel_as_it_reports_itself(arch) {
         let rows = readme_kernel_rows();
         for (kernel, report) in booted(arch) {
             let page_size: u64 = report.fact("page-size").parse().unwrap();
             let row = format!("| {} | `{}` ({}) | {} | {} KiB |", arch.name, kernel.package, kernel.suite, report.fact("release"), page_size / 1024);
-            assert!(rows.iter().any(|r| r.starts_with(&row)), "README has no row starting {row:?}; its kernel rows:\n{}", rows.join("\n"));
+            assert!(rows.iter().any(|r| r.starts_with(&row)), "docs/kernels.md has no row starting {row:?}; its kernel rows:\n{}", rows.join("\n"));
         }
     }
 }
 
-/// README's kernel table has one row per kernel of the arch table, and no other.
+/// docs/kernels.md's kernel table has one row per kernel of the arch table, and no other.
 #[test]
 fn readme_has_one_row_per_kernel() {
     let rows = readme_kernel_rows();
     let kernels: Vec<(&str, &str)> = ARCHES.iter().flat_map(|a| a.kernels.iter().map(|k| (a.name, k.package))).collect();
     assert_eq!(rows.len(), kernels.len(), "{}", rows.join("\n"));
     for (arch, package) in kernels {
-        assert!(rows.iter().any(|r| r.starts_with(&format!("| {arch} | `{package}` "))), "no README row for {arch} {package}");
+        assert!(rows.iter().any(|r| r.starts_with(&format!("| {arch} | `{package}` "))), "no docs/kernels.md row for {arch} {package}");
     }
 }

@@ -463,7 +463,7 @@ fn h_a_pod_without_host_users_has_pause_in_its_own_user_namespace() {
     assert_eq!(host_uid, first[1] + 65535, "pause is not 65535 inside: {uid_map}");
 }
 
-// ---- The same kubelet on CRI-O 1.36 (support/crio.rs; On a CRI-O node in README). ----
+// ---- The same kubelet on CRI-O 1.36 (support/crio.rs; docs/runtimes.md, CRI-O). ----
 
 /// A kubelet on a CRI-O of its own, whose pause_image is this image.
 fn on_crio() -> Kubelet<CriO> {

@@ -89,7 +89,7 @@ fn the_cri_pull_moves_the_list_and_one_platform() {
 
 /// A second CRI PullImage of the same image moves at most the manifest list: containerd asks for
 /// the tag's digest (one HEAD, no body), finds it unchanged, and fetches nothing; the image is the
-/// same. (podman 4.3 fetches the list, the platform manifest and the config again: README.)
+/// same. (podman 4.3 fetches the list, the platform manifest and the config again: docs/image.md.)
 #[test]
 fn a_second_cri_pull_moves_at_most_the_manifest_list() {
     let (c, r) = registry_with_the_image();

@@ -85,13 +85,13 @@ fn exits_1_2_or_3_when_a_signal_action_is_refused() {
 }
 
 /// The podman options that run a container under the shipped profile, with no-new-privileges
-/// (which the README asks for).
+/// (which docs/docker.md uses).
 fn profile_opts() -> [String; 4] {
     let profile = format!("seccomp={}", repo_root().join("seccomp.json").display());
     ["--security-opt".into(), "no-new-privileges".into(), "--security-opt".into(), profile]
 }
 
-/// podman with the profile (and no-new-privileges, which the README asks for): -v, SIGTERM from
+/// podman with the profile (and no-new-privileges, which docs/docker.md uses): -v, SIGTERM from
 /// `podman stop` and SIGINT from `podman kill` work, with the exact lines.
 #[test]
 fn the_profile_works_under_podman() {

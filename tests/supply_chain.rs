@@ -364,16 +364,16 @@ fn a_plain_pull_moves_the_same_bytes_after_signing() {
     }
 }
 
-/// README's air-gapped copy, as it is typed there: the `for tag in $(jq ...)` loop of skopeo
+/// docs/supply-chain.md's air-gapped copy, as it is typed there: the `for tag in $(jq ...)` loop of skopeo
 /// copies, with the layout's path and `<registry>` filled in.
 fn readme_air_gapped_copy(layout: &std::path::Path, registry: &str) -> String {
     let script = pause_tests::readme::lines_between("for tag in $(jq", "done").join("\n");
-    assert!(script.contains("target/images/oci/signed") && script.contains("<registry>"), "README's loop changed:\n{script}");
+    assert!(script.contains("target/images/oci/signed") && script.contains("<registry>"), "docs/supply-chain.md's loop changed:\n{script}");
     script.replace("target/images/oci/signed", layout.to_str().unwrap()).replace("<registry>", registry)
 }
 
 /// Air-gapped: what `images --sign-key` writes (`sign_into_layout`: the signed repository as one
-/// OCI layout, every tag), copied by README's loop into an empty registry standing for the node's
+/// OCI layout, every tag), copied by docs/supply-chain.md's loop into an empty registry standing for the node's
 /// (under another name than the one it was signed in), verifies there: the index and every
 /// platform, signatures and both attestations came along.
 #[test]
@@ -390,10 +390,10 @@ fn the_signed_layout_carries_signatures_and_attestations_into_another_registry()
     let registry = Registry::start(node.pid());
     let at_node = "localhost:5000";
     // The test registry speaks plain HTTP (the loop is typed for a real one, with TLS): the one
-    // change to README's loop is skopeo's flag for that.
+    // change to docs/supply-chain.md's loop is skopeo's flag for that.
     let script = readme_air_gapped_copy(&layout, at_node).replace("skopeo copy ", "skopeo copy --dest-tls-verify=false ");
     let out = registry.in_netns(&["bash", "-euo", "pipefail", "-c", &script]);
-    assert!(out.status.success(), "README's air-gapped copy: {}", text(&out.stderr));
+    assert!(out.status.success(), "docs/supply-chain.md's air-gapped copy: {}", text(&out.stderr));
     let repository = format!("{at_node}/{REPOSITORY}");
     let index = format!("{repository}@{}", index_digest(&Build::tested().layout_dir()));
     for r in std::iter::once(index).chain(images.iter().map(|i| format!("{repository}@{}", i.manifest_digest))) {

@@ -122,12 +122,12 @@ fn read(file: &Path, log: &Path) -> Results {
     Results { specs, failures }
 }
 
-/// Every node critest runs on, by the name README uses: the node table's, then CRI-O's.
+/// Every node critest runs on, by the name the docs use: the node table's, then CRI-O's.
 pub fn node_names() -> Vec<&'static str> {
     crate::node::NODES.iter().map(|n| n.name).chain([crate::crio::MODULE]).collect()
 }
 
-/// What README says of a spec that does not always pass.
+/// What docs/critest.md says of a spec that does not always pass.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Listed {
     /// It never passes there (failed or skipped).
@@ -136,7 +136,7 @@ pub enum Listed {
     Flaky,
 }
 
-/// One entry of README's list of the specs that do not pass: `- STATE on NODES: `PREFIX`: why`.
+/// One entry of docs/critest.md's list of the specs that do not pass: `- STATE on NODES: `PREFIX`: why`.
 #[derive(Debug)]
 pub struct Entry {
     pub listed: Listed,
@@ -145,30 +145,30 @@ pub struct Entry {
     pub prefix: String,
 }
 
-/// README's list (critest section), read as entries.
+/// docs/critest.md's list (critest section), read as entries.
 pub fn readme_entries() -> Vec<Entry> {
     let lines = crate::readme::lines_between("Every spec that does not pass", "");
     // The entries: from the first line that starts one (the heading may wrap) to the blank line.
-    let first = lines.iter().position(|l| l.starts_with("- ")).expect("README's critest list has no entry");
+    let first = lines.iter().position(|l| l.starts_with("- ")).expect("docs/critest.md's list has no entry");
     lines[first..lines.len() - 1]
         .iter()
         .map(|line| {
-            let entry = line.strip_prefix("- ").unwrap_or_else(|| panic!("README critest list: not an entry: {line}"));
-            let (head, rest) = entry.split_once(": `").unwrap_or_else(|| panic!("README critest list: no `spec`: {line}"));
+            let entry = line.strip_prefix("- ").unwrap_or_else(|| panic!("docs/critest.md's list: not an entry: {line}"));
+            let (head, rest) = entry.split_once(": `").unwrap_or_else(|| panic!("docs/critest.md's list: no `spec`: {line}"));
             let prefix = rest.split_once('`').unwrap().0.to_string();
-            let (state, nodes) = head.split_once(" on ").unwrap_or_else(|| panic!("README critest list: no STATE on NODES: {line}"));
+            let (state, nodes) = head.split_once(" on ").unwrap_or_else(|| panic!("docs/critest.md's list: no STATE on NODES: {line}"));
             let listed = match state {
                 "failed" => Listed::Always(State::Failed),
                 "skipped" => Listed::Always(State::Skipped),
                 "flaky" => Listed::Flaky,
-                other => panic!("README critest list: state {other}: {line}"),
+                other => panic!("docs/critest.md's list: state {other}: {line}"),
             };
             let nodes: Vec<String> = match nodes {
                 "every node" => node_names().iter().map(|n| n.to_string()).collect(),
                 some => some.split(", ").map(str::to_string).collect(),
             };
             for n in &nodes {
-                assert!(node_names().contains(&n.as_str()), "README critest list names no node {n}: {line}");
+                assert!(node_names().contains(&n.as_str()), "docs/critest.md's list names no node {n}: {line}");
             }
             Entry { listed, nodes, prefix }
         })
@@ -176,7 +176,7 @@ pub fn readme_entries() -> Vec<Entry> {
 }
 
 /// How often a spec whose result is in doubt (it differs between the images, or is not what
-/// README lists) is run again on both daemons.
+/// docs/critest.md lists) is run again on both daemons.
 const RERUNS: usize = 2;
 
 /// Every result each spec had with one image, over the full run and the reruns.
@@ -193,10 +193,10 @@ fn always(states: &[State]) -> Option<State> {
 
 /// critest's full runs on `node` with this image (`ours`, on daemon `a`) and catatonit -P
 /// (`theirs`, on daemon `b`), judged: a spec whose result differs between them, or is not what
-/// README lists for the node, runs RERUNS times more on both daemons at once. Returns what is
+/// docs/critest.md lists for the node, runs RERUNS times more on both daemons at once. Returns what is
 /// wrong: a spec that always had one result with this image and always another with catatonit;
-/// a spec that always fails or skips with this image and README does not list so; a README entry
-/// for the node whose specs always passed; fewer specs passing (passed in some run) than README's
+/// a spec that always fails or skips with this image and docs/critest.md does not list so; an entry there
+/// for the node whose specs always passed; fewer specs passing (passed in some run) than docs/critest.md's
 /// row, or another number of specs.
 pub fn judge(
     node: &str,
@@ -213,7 +213,7 @@ pub fn judge(
     };
     let (mut o_ours, mut o_theirs) = (outcomes(ours), outcomes(theirs));
     // In doubt: a spec with one result so far on each side (none flaky yet) that differs between
-    // the images or is not what README lists.
+    // the images or is not what docs/critest.md lists.
     let doubtful = |o_ours: &Outcomes, o_theirs: &Outcomes| -> Vec<String> {
         o_ours
             .iter()
@@ -259,23 +259,28 @@ pub fn judge(
         }
         match (always(&mine), listed(spec).as_slice()) {
             (None, _) | (Some(_), [Listed::Flaky]) => {}
-            (Some(s), []) if s != State::Passed => wrong.push(format!("{s:?}, not in README's list: {spec} ({})", message(spec))),
-            (Some(s), [Listed::Always(l)]) if s != *l => wrong.push(format!("{s:?}, README lists it {l:?}: {spec} ({})", message(spec))),
-            (_, l) if l.len() > 1 => wrong.push(format!("in README's list more than once: {spec}")),
+            (Some(s), []) if s != State::Passed => wrong.push(format!("{s:?}, not in docs/critest.md's list: {spec} ({})", message(spec))),
+            (Some(s), [Listed::Always(l)]) if s != *l => {
+                wrong.push(format!("{s:?}, docs/critest.md lists it {l:?}: {spec} ({})", message(spec)))
+            }
+            (_, l) if l.len() > 1 => wrong.push(format!("in docs/critest.md's list more than once: {spec}")),
             _ => {}
         }
     }
     for e in &entries {
         let matching: Vec<&Vec<State>> = o_ours.iter().filter(|(spec, _)| spec.starts_with(&e.prefix)).map(|(_, s)| s).collect();
         if matching.is_empty() || (e.listed != Listed::Flaky && matching.iter().all(|s| s.iter().all(|s| *s == State::Passed))) {
-            wrong.push(format!("README lists {:?} on {node}, but no such spec ran or each passed every time: {}", e.listed, e.prefix));
+            wrong.push(format!(
+                "docs/critest.md lists {:?} on {node}, but no such spec ran or each passed every time: {}",
+                e.listed, e.prefix
+            ));
         }
     }
     let row = crate::readme::row(&format!("critest, `{node}`"));
     let passed = o_ours.values().filter(|s| s.contains(&State::Passed)).count();
     let total = o_ours.len();
     if row[1].parse::<usize>().ok().is_none_or(|p| passed < p) || row[2] != total.to_string() {
-        wrong.push(format!("README's row says {} of {} specs pass; {passed} of {total} passed", row[1], row[2]));
+        wrong.push(format!("docs/critest.md's row says {} of {} specs pass; {passed} of {total} passed", row[1], row[2]));
     }
     eprintln!("critest on {node}: {passed} of {total} specs passed with this image");
     wrong

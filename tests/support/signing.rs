@@ -2,7 +2,7 @@
 //! every platform image signed with cosign, each platform's SBOM and provenance attached as
 //! signed attestations (to its image and to the index); and the signed repository as one OCI
 //! layout (every tag: the image's, and cosign's `sha256-<digest>.sig` / `.att`) that carries it
-//! all into another registry (README's loop of skopeo copies, which a test runs).
+//! all into another registry (docs/supply-chain.md's loop of skopeo copies, which a test runs).
 use crate::cosign::{Cosign, KeyPair, Predicate};
 use crate::image::{Build, Image};
 use crate::layout::index_digest;

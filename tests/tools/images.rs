@@ -13,7 +13,7 @@
 //! Every image gets an SBOM (SPDX 2.3) and a provenance statement (in-toto, SLSA v1), written to
 //! target/images/attestations. With --sign-key, cosign signs the index and every image and attaches
 //! those as signed attestations, in a throwaway registry, and the signed repository is written as
-//! one OCI layout, target/images/oci/signed (README, Verify what you run).
+//! one OCI layout, target/images/oci/signed (docs/supply-chain.md).
 //!
 //! Builds are reproducible (--timestamp 0, no history): the same source gives the same digests.
 //! It uses podman as you have it set up (CONTAINERS_CONF and the like are honoured).
