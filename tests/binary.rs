@@ -163,9 +163,10 @@ fn the_documented_binary_sizes_are_the_built_ones() {
     assert!(wrong.is_empty(), "README.md or docs/ disagree with the build: {wrong:#?}");
 }
 
-/// `size-report --json` is one object with every arch's figures, and `--compare` against a
-/// doctored earlier report (amd64 one byte smaller) exits 1 naming that figure with old, new and
-/// delta; against itself it exits 0.
+/// `size-report --json` is one object with every arch's figures and its `format_version`, and
+/// `--compare` against a doctored earlier report (amd64 one byte smaller) exits 1 naming that
+/// figure with old, new and delta, also with `--json` (the JSON on stdout); against itself it
+/// exits 0; a report of another format_version is refused (exit 64, naming it).
 #[test]
 fn the_size_report_is_json_and_compare_catches_growth() {
     let tool = env!("CARGO_BIN_EXE_size-report");
@@ -178,6 +179,7 @@ fn the_size_report_is_json_and_compare_catches_growth() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["version"], version());
+    assert_eq!(report["format_version"], pause_tests::report::FORMAT_VERSION);
     for a in ARCHES {
         let b = &report["arches"][a.name]["binary"];
         assert_eq!(b["bytes"], std::fs::metadata(binary(a)).unwrap().len(), "{}", a.name);
@@ -199,6 +201,17 @@ fn the_size_report_is_json_and_compare_catches_growth() {
     let out = run(&["--compare".as_ref(), old.as_ref()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), format!("size-report: arches.amd64.binary.bytes grew: {} -> {bytes} (+1)\n", bytes - 1));
+    let out = run(&["--json".as_ref(), "--compare".as_ref(), old.as_ref()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(), report, "--json --compare prints the report");
+    assert_eq!(text(&out.stderr), format!("size-report: arches.amd64.binary.bytes grew: {} -> {bytes} (+1)\n", bytes - 1));
+    let mut other = report.clone();
+    other["format_version"] = 0.into();
+    let other_file = scratch.join("other.json");
+    std::fs::write(&other_file, serde_json::to_vec(&other).unwrap()).unwrap();
+    let out = run(&["--compare".as_ref(), other_file.as_ref()]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("is a size report of format_version 0"), "{}", text(&out.stderr));
 }
 
 /// ASLR: the kernel maps the (ET_DYN) binary at a different address each run.

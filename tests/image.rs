@@ -235,6 +235,19 @@ fn the_image_report_is_json_and_a_grown_figure_is_named() {
     assert_eq!(grown(&old, &now), [format!("arches.arm64.image.on_the_wire grew: {} -> {wire} (+7)", wire - 7)]);
 }
 
+/// The images command takes `--json` and `--compare FILE` together (and reads the report before
+/// it builds anything): with a report file that is not there it stops at once, naming the file,
+/// not with its usage line.
+#[test]
+fn the_images_command_takes_json_and_compare_together() {
+    let missing = Scratch::new("no-report").join("missing.json");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_images"));
+    cmd.args(["--json", "--compare"]).arg(&missing);
+    let out = run_to_end(cmd);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with(&format!("{}: ", missing.display())), "{}", text(&out.stderr));
+}
+
 /// Building again from scratch (--no-cache), into a directory and under names of its own (the
 /// shipping build, which other tests read meanwhile, is left alone), gives the same image IDs and
 /// manifest digests, and byte-identical SBOM and provenance documents.

@@ -11,7 +11,11 @@ pub fn git_commit() -> Option<String> {
     out.status.success().then(|| text(&out.stdout).trim().to_string())
 }
 
-/// One object with stable keys: version, commit, and per arch the binary (bytes, budget and where
+/// The report's format: `format_version` in every report; a reader refuses any other (a key
+/// renamed or removed is a new format).
+pub const FORMAT_VERSION: u64 = 1;
+
+/// One object with stable keys: format_version, version, commit, and per arch the binary (bytes, budget and where
 /// they go) and, when given, the image (layer tar, gzip layer, manifest, config, on the wire,
 /// podman's SIZE after a pull; the digests of its manifest, SBOM and provenance).
 pub fn report(binaries: &[Breakdown], images: Option<&[Image]>) -> Value {
@@ -25,7 +29,7 @@ pub fn report(binaries: &[Breakdown], images: Option<&[Image]>) -> Value {
         }
         arches.insert(b.arch.name.to_string(), entry);
     }
-    json!({"version": version(), "commit": git_commit(), "arches": arches})
+    json!({"format_version": FORMAT_VERSION, "version": version(), "commit": git_commit(), "arches": arches})
 }
 
 /// Every numeric figure of a report by its dotted path (arches.amd64.binary.bytes), budgets aside.
@@ -57,14 +61,18 @@ pub fn grown(old: &Value, new: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Reads a saved JSON report; exits 64 with a message if it is not one.
+/// Reads a saved JSON report; exits 64 with a message if it is not one of FORMAT_VERSION.
 pub fn read_report(file: &str) -> Value {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| {
         eprintln!("{file}: {e}");
         std::process::exit(64)
     });
     match serde_json::from_str::<Value>(&text) {
-        Ok(v) if v["arches"].is_object() => v,
+        Ok(v) if v["arches"].is_object() && v["format_version"] == FORMAT_VERSION => v,
+        Ok(v) if v["arches"].is_object() => {
+            eprintln!("{file} is a size report of format_version {}; this one reads {FORMAT_VERSION}", v["format_version"]);
+            std::process::exit(64)
+        }
         _ => {
             eprintln!("{file} is not a JSON size report (--json writes one)");
             std::process::exit(64)

@@ -28,14 +28,16 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let (mut dirs, mut archives, mut json, mut previous, mut sign_key) = (Vec::new(), Vec::new(), false, None, None);
     while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next()) {
+        // --json takes no value; every other flag takes the next argument.
+        let value = if flag == "--json" { None } else { args.next() };
+        match (flag.as_str(), value) {
             ("--oci-dir", Some(path)) => dirs.push(PathBuf::from(path)),
             ("--oci-archive", Some(path)) => archives.push(PathBuf::from(path)),
             ("--compare", Some(path)) => previous = Some(read_report(&path)),
             ("--sign-key", Some(path)) => sign_key = Some(PathBuf::from(path)),
             ("--json", None) => json = true,
             _ => {
-                eprintln!("usage: images [--oci-dir DIR] [--oci-archive FILE] [--sign-key FILE] [--json | --compare EARLIER.json]");
+                eprintln!("usage: images [--oci-dir DIR] [--oci-archive FILE] [--sign-key FILE] [--json] [--compare EARLIER.json]");
                 std::process::exit(64)
             }
         }

@@ -4,6 +4,7 @@
 //!   bash tests/tool size-report                        # a table
 //!   bash tests/tool size-report --json > sizes.json    # the same as one JSON object (README)
 //!   bash tests/tool size-report --compare sizes.json   # the table, then every figure that grew
+//!   bash tests/tool size-report --json --compare sizes.json   # the JSON, then every figure that grew
 //!
 //! Exit status: 2 if any binary is over its budget; else 1 if --compare found a figure that grew
 //! (each named on stderr with old, new and delta); 64 for bad arguments or an unreadable report.
@@ -11,16 +12,19 @@ use pause_tests::report::{grown, read_report, report};
 use pause_tests::size::*;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (json, previous) = match args.as_slice() {
-        [] => (false, None),
-        [flag] if flag == "--json" => (true, None),
-        [flag, file] if flag == "--compare" => (false, Some(read_report(file))),
-        _ => {
-            eprintln!("usage: size-report [--json | --compare EARLIER.json]");
-            std::process::exit(64)
-        }
+    let usage = || -> ! {
+        eprintln!("usage: size-report [--json] [--compare EARLIER.json]");
+        std::process::exit(64)
     };
+    let (mut json, mut previous) = (false, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--json" if !json => json = true,
+            "--compare" if previous.is_none() => previous = Some(read_report(&args.next().unwrap_or_else(|| usage()))),
+            _ => usage(),
+        }
+    }
     let rows = breakdowns();
     let now = report(&rows, None);
     if json {
