@@ -275,6 +275,35 @@ fn cgroup_memory_kib(pid: u32) -> f64 {
     bytes / 1024.0
 }
 
+/// Where and when a table was measured, printed above it (timings are benchmarks of one machine
+/// at one commit): the CPUs, the OS and kernel, the commit (and whether the tree had changes),
+/// the date (UTC).
+fn print_measured_on() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']).to_string());
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let os = os_release.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).unwrap_or("unknown OS").trim_matches('"').to_string();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+    let commit = pause_tests::report::git_commit().map(|c| c[..7.min(c.len())].to_string()).unwrap_or_else(|| "no git checkout".into());
+    let dirty = std::process::Command::new("git")
+        .arg("-C")
+        .arg(pause_tests::cargo::repo_root())
+        .args(["status", "--porcelain"])
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty());
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| text(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    println!(
+        "Measured on {cpus} CPUs ({}), {os}, kernel {kernel}; commit {commit}{}; {date}:\n",
+        model.as_deref().unwrap_or("unknown model"),
+        if dirty { " with uncommitted changes" } else { "" }
+    );
+}
+
 /// Prints rows as a Markdown table with one column per name and pause's figure over the best peer's.
 fn print_table(names: &[&str], rows: &[(String, &str, Vec<f64>)]) {
     print!("| metric | unit |");
@@ -301,11 +330,15 @@ fn main() {
     assert!(is_root(), "run the benchmark as root (unshare --pid)");
     let cri_names = ["pause (this)", "catatonit -P"];
     if std::env::args().nth(1).as_deref() == Some("--cri") {
-        print_table(&cri_names, &cri_rows());
+        let rows = cri_rows();
+        print_measured_on();
+        print_table(&cri_names, &rows);
         return;
     }
     if std::env::args().nth(1).as_deref() == Some("--kubelet") {
-        print_table(&cri_names, &kubelet_rows());
+        let rows = kubelet_rows();
+        print_measured_on();
+        print_table(&cri_names, &rows);
         return;
     }
     let tools = tools();
@@ -382,7 +415,9 @@ fn main() {
     rows.push(("110 idle instances, total PSS".into(), "KiB", mem));
 
     let names: Vec<&str> = tools.iter().map(|t| t.name).collect();
+    let cri = cri_rows();
+    print_measured_on();
     print_table(&names, &rows);
     println!();
-    print_table(&cri_names, &cri_rows());
+    print_table(&cri_names, &cri);
 }
