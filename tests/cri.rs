@@ -335,7 +335,9 @@ for_each_node! {
 
 for_each_node! {
     /// docs/runtimes.md's node table names the containerd and runc versions this node runs, as the daemon's
-    /// CRI Version call and `runc --version` report them (so the table cannot drift).
+    /// CRI Version call and `runc --version` report them, and so does every mention of a
+    /// containerd or runc release of the same minor line in README.md and docs/ (so neither the
+    /// table nor the prose can drift).
     fn the_readme_node_table_names_what_the_node_runs(node) {
         let c = Containerd::start_with(node, "localhost/pause-not-used:0", &[]);
         let containerd = c.cri().runtime_version().rsplit(' ').next().unwrap().to_string();
@@ -343,5 +345,9 @@ for_each_node! {
         let runc = runc.strip_prefix("runc version ").unwrap_or_else(|| panic!("{}: runc --version says {runc}", node.name));
         let row = pause_tests::readme::row(&format!("`{}`", node.name));
         assert_eq!((row[1].as_str(), row[2].as_str()), (release(&containerd), release(runc)), "docs/runtimes.md's row for {}: {row:?}", node.name);
+        for (word, runs) in [("containerd", release(&containerd)), ("runc", release(runc))] {
+            let said = pause_tests::readme::versions_of(word, runs);
+            assert!(said.iter().all(|v| v == runs), "{}: README.md or docs/ name {word} {said:?}; the node runs {runs}", node.name);
+        }
     }
 }

@@ -53,6 +53,10 @@ fn the_readme_node_table_names_what_the_node_runs() {
     let expected = [release(c.cri().runtime_version()), release(&RUNC_1_5.version()), release(&conmon)].map(str::to_string);
     let row = pause_tests::readme::row("`cri-o-1.36`");
     assert_eq!(row[1..4], expected, "docs/runtimes.md's CRI-O row: {row:?}");
+    for (word, runs) in [("CRI-O", &expected[0]), ("conmon", &expected[2])] {
+        let said = pause_tests::readme::versions_of(word, runs);
+        assert!(said.iter().all(|v| v == runs), "README.md or docs/ name {word} {said:?}; the node runs {runs}");
+    }
 }
 
 /// PID namespace POD: the sandbox is READY with an IP, and its infra process is this image's

@@ -114,3 +114,18 @@ fn each_built_program_says_the_version_its_module_pins() {
     let v = pinned("kubelet-1.37");
     assert_eq!(version_of("kubelet-1.37", "kubelet", "--version"), format!("Kubernetes {v}"));
 }
+
+/// Every mention of a kubelet, critest or cri-tools release in README.md and docs/ is the one the
+/// tests' Go modules pin (of the same minor line): the prose cannot drift from go.mod.
+#[test]
+fn the_documented_kubelet_and_cri_tools_releases_are_the_pinned_ones() {
+    let pinned = |name: &str| {
+        let m = GoMod::read(&pause_tests::cargo::repo_root().join("tests/go").join(name).join("go.mod"));
+        m.project().version.trim_start_matches('v').to_string()
+    };
+    for (word, module) in [("kubelet", "kubelet-1.37"), ("critest", "cri-tools-1.37"), ("cri-tools", "cri-tools-1.37")] {
+        let v = pinned(module);
+        let said = pause_tests::readme::versions_of(word, &v);
+        assert!(!said.is_empty() && said.iter().all(|s| *s == v), "README.md or docs/ name {word} {said:?}; tests/go/{module} pins {v}");
+    }
+}

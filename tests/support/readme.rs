@@ -99,3 +99,23 @@ pub fn cells(first: &str, column: impl Fn(&str) -> bool) -> Vec<String> {
     }
     found
 }
+
+/// Every version README.md and docs/ give right after `word` (`word X.Y.Z` or `word vX.Y.Z`, a
+/// line break counting as a space) in the minor line of `release` (its `X.Y`). Tests compare them
+/// with what the program reports, so the prose cannot drift from the tables. (A second version
+/// in "containerd 2.3.7 and 2.4.2" is not read.)
+pub fn versions_of(word: &str, release: &str) -> Vec<String> {
+    let minor: String = release.split('.').take(2).collect::<Vec<_>>().join(".");
+    // One line: a mention may wrap ("cri-tools\n1.37.0").
+    let text = text().split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices(&format!("{word} ")) {
+        let rest = text[at + word.len() + 1..].trim_start_matches('v');
+        let v: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let v = v.trim_end_matches('.');
+        if v.split('.').count() == 3 && v.starts_with(&format!("{minor}.")) {
+            found.push(v.to_string());
+        }
+    }
+    found
+}
