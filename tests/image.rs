@@ -137,18 +137,10 @@ fn podman_load_reads_the_archive_as_the_multi_platform_image() {
 /// keep naming an older release.
 #[test]
 fn the_documented_version_is_cargo_tomls() {
-    let text = pause_tests::readme::text();
-    let mut found = Vec::new();
-    for prefix in ["localhost/pause:", "<registry>/pause:", "Version ", "# pause "] {
-        for (at, _) in text.match_indices(prefix) {
-            let rest = &text[at + prefix.len()..];
-            let v: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-            let v = v.trim_end_matches('.');
-            if v.starts_with(|c: char| c.is_ascii_digit()) {
-                found.push((prefix, v.to_string()));
-            }
-        }
-    }
+    let found: Vec<(&str, String)> = ["localhost/pause:", "<registry>/pause:", "Version ", "# pause "]
+        .into_iter()
+        .flat_map(|prefix| pause_tests::readme::versions_after(prefix).into_iter().map(move |v| (prefix, v)))
+        .collect();
     assert!(found.len() >= 10, "fewer versions than README.md alone names: {found:?}");
     let wrong: Vec<_> = found.iter().filter(|(_, v)| *v != version()).collect();
     assert!(wrong.is_empty(), "README.md or docs/ name another version than Cargo.toml's {}: {wrong:?}", version());

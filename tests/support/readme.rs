@@ -22,7 +22,7 @@ pub fn row(first: &str) -> Vec<String> {
     let text = text();
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(&format!("| {first} |"))).collect();
     let [line] = lines[..] else { panic!("README.md and docs/ have {} table rows for {first}, not one: {lines:#?}", lines.len()) };
-    line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect()
+    cells_of(line)
 }
 
 /// The table rows (whole lines) that contain `what`.
@@ -106,16 +106,19 @@ pub fn cells(first: &str, column: impl Fn(&str) -> bool) -> Vec<String> {
 /// in "containerd 2.3.7 and 2.4.2" is not read.)
 pub fn versions_of(word: &str, release: &str) -> Vec<String> {
     let minor: String = release.split('.').take(2).collect::<Vec<_>>().join(".");
+    versions_after(&format!("{word} ")).into_iter().filter(|v| v.split('.').count() == 3 && v.starts_with(&format!("{minor}."))).collect()
+}
+
+/// Every version README.md and docs/ give right after `prefix` (an optional `v`, then digits and
+/// dots, a sentence's full stop left out; a line break counting as a space).
+pub fn versions_after(prefix: &str) -> Vec<String> {
     // One line: a mention may wrap ("cri-tools\n1.37.0").
     let text = text().split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut found = Vec::new();
-    for (at, _) in text.match_indices(&format!("{word} ")) {
-        let rest = text[at + word.len() + 1..].trim_start_matches('v');
-        let v: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-        let v = v.trim_end_matches('.');
-        if v.split('.').count() == 3 && v.starts_with(&format!("{minor}.")) {
-            found.push(v.to_string());
-        }
-    }
-    found
+    text.match_indices(prefix)
+        .map(|(at, _)| {
+            let rest = text[at + prefix.len()..].trim_start_matches('v');
+            rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect::<String>().trim_end_matches('.').to_string()
+        })
+        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+        .collect()
 }
