@@ -1,11 +1,14 @@
 //! The pause images: every platform built with podman from the Containerfile, the manifest list,
-//! and the shipping OCI layout; built once per test process, each build in a directory of its own.
+//! and the shipping OCI layout; the tests' build made once per checkout and inputs, each build in a
+//! directory of its own.
 use crate::arch::{ARCHES, Arch};
 use crate::cargo::{binary, package_field, package_field_opt, repo_root, version};
 use crate::layout::{Entry, export, sha256, write_index_layout};
+use crate::once::{key, per_checkout};
 use crate::podman::Podman;
 use crate::weigh::weigh;
 use crate::{inputs, provenance, sbom};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -83,8 +86,9 @@ pub fn layout_dir() -> PathBuf {
 }
 
 /// What one arch's image is and weighs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Image {
+    #[serde(with = "arch_by_name")]
     pub arch: &'static Arch,
     /// Image ID: the digest of its config.
     pub id: String,
@@ -217,15 +221,75 @@ pub fn export_layout(build: &Build, dest: &std::path::Path, archive: bool) {
     export(&build.layout_dir(), dest, archive)
 }
 
-/// Every arch's image of the tests' build (`Build::tested`), built once per test process (tests
-/// of one file run in parallel; one build serves them all, and no test rewrites it).
+/// Every arch's image of the tests' build (`Build::tested`), with the manifest list as an
+/// oci-archive (`list_archive`): built once per checkout and inputs (`once::per_checkout`), so
+/// every test process, also those running side by side, reads one build that none rewrites. Made
+/// again when an input changed (a binary, the Containerfile, Cargo.toml, the toolchain, a source
+/// file, the crates) or a file or podman image of the record is gone.
 pub fn images() -> &'static [Image] {
     static IMAGES: std::sync::OnceLock<Vec<Image>> = std::sync::OnceLock::new();
     IMAGES.get_or_init(|| {
-        let images = build_images(&Podman::for_tests(), &Build::tested(), IMAGES_COMMAND);
+        let (build, podman) = (Build::tested(), Podman::for_tests());
+        let images = per_checkout(
+            "images",
+            &inputs_key(),
+            |images: &Vec<Image>| still_there(&build, &podman, images),
+            || {
+                let images = build_images(&podman, &build, IMAGES_COMMAND);
+                let archive = list_archive_path();
+                let _ = std::fs::remove_file(&archive);
+                export_layout(&build, &archive, true);
+                images
+            },
+        );
         print!("{}", image_table(&images));
         images
     })
+}
+
+/// The key of everything the tests' build reads: the images command's line, the version and the
+/// build flags, every binary, the Containerfile, and what the attestations record (source,
+/// toolchain, input files, crates).
+fn inputs_key() -> String {
+    let mut parts: Vec<Vec<u8>> = vec![IMAGES_COMMAND.into(), version().into(), std::fs::read(repo_root().join("Containerfile")).unwrap()];
+    for a in ARCHES {
+        parts.push(reproducible_build_args(a).join("\0").into_bytes());
+        parts.push(std::fs::read(binary(a)).unwrap());
+        parts.push(format!("{:?}", inputs::crates(a)).into_bytes());
+    }
+    parts.push(format!("{:?} {:?} {:?}", inputs::source(), inputs::toolchain(), inputs::input_files()).into_bytes());
+    key(parts.iter().map(Vec::as_slice))
+}
+
+/// Whether a recorded build is whole: its files there, and podman's store holding each image (by
+/// its ID) and the manifest list.
+fn still_there(build: &Build, podman: &Podman, images: &[Image]) -> bool {
+    let files = [build.layout_dir().join("index.json"), list_archive_path()].into_iter().chain(
+        images
+            .iter()
+            .flat_map(|i| [i.layer_path.clone(), build.sbom(i.arch), build.provenance(i.arch), build.oci_dir(i.arch).join("index.json")]),
+    );
+    let id_of = |name: &str| podman.run(["image", "inspect", "--format", "{{.Id}}", name]);
+    files.into_iter().all(|f| f.is_file())
+        && images.len() == ARCHES.len()
+        && images.iter().all(|i| {
+            let out = id_of(&build.image_name(i.arch));
+            out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == i.id.trim_start_matches("sha256:")
+        })
+        && podman.run(["manifest", "exists", &build.list_name()]).status.success()
+}
+
+/// An arch as its name (`Image` records are JSON).
+mod arch_by_name {
+    use crate::arch::{ARCHES, Arch};
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    pub fn serialize<S: Serializer>(arch: &&'static Arch, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(arch.name)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static Arch, D::Error> {
+        let name = String::deserialize(d)?;
+        ARCHES.into_iter().find(|a| a.name == name).ok_or_else(|| D::Error::custom(format!("no arch named {name}")))
+    }
 }
 
 /// The size table of the images command and tests.
@@ -250,16 +314,12 @@ pub fn image_table(images: &[Image]) -> String {
     out
 }
 
-/// The manifest list of the tests' images as an oci-archive (written once per test process).
+/// The manifest list of the tests' images as an oci-archive (written with them, `images()`).
 pub fn list_archive() -> PathBuf {
-    static ARCHIVE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    ARCHIVE
-        .get_or_init(|| {
-            images();
-            let file = Build::tested().dir.join(format!("pause-{}.oci.tar", version()));
-            let _ = std::fs::remove_file(&file);
-            export_layout(&Build::tested(), &file, true);
-            file
-        })
-        .clone()
+    images();
+    list_archive_path()
+}
+
+fn list_archive_path() -> PathBuf {
+    Build::tested().dir.join(format!("pause-{}.oci.tar", version()))
 }

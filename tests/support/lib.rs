@@ -25,6 +25,7 @@ pub mod layout;
 pub mod made;
 pub mod namespaces;
 pub mod node;
+pub mod once;
 pub mod pause;
 pub mod pod;
 pub mod podman;
