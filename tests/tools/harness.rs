@@ -5,27 +5,12 @@
 //!   harness SETUP... -- CMD...
 //!
 //! With PAUSE_HARNESS_SECCOMP set, the last step before the exec installs that seccomp filter.
-use linux_raw_sys::general::{P_PID, RLIMIT_NPROC, WEXITED, WNOWAIT};
 use pause_tests::harness::{STORM_MAX_PROCESSES, SeccompPlan, Setup, Storm};
 use pause_tests::process::which;
+use rustix::process::{Gid, Pid, Resource, Rlimit, Uid, WaitId, WaitIdOptions, WaitOptions};
 use std::ffi::{CString, c_char, c_int};
+use std::os::unix::ffi::OsStrExt;
 use std::{env, ptr};
-
-unsafe extern "C" {
-    fn fork() -> c_int;
-    fn pause() -> c_int;
-    fn _exit(code: c_int) -> !;
-    fn waitid(idtype: c_int, id: u32, infop: *mut u8, options: c_int) -> c_int;
-    fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
-    fn prctl(option: c_int, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> c_int;
-    fn setgroups(size: usize, list: *const u32) -> c_int;
-    fn setgid(gid: u32) -> c_int;
-    fn setuid(uid: u32) -> c_int;
-    fn setrlimit(resource: c_int, rlim: *const linux_raw_sys::general::rlimit) -> c_int;
-    fn syscall(nr: i64, ...) -> i64;
-    fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
-    static environ: *const *const c_char;
-}
 
 fn main() {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -49,8 +34,7 @@ fn main() {
                 let dead = fork_children(n, Child::ExitsAtOnce);
                 wait_until_zombies(&dead);
                 fork_children(n, Child::WaitsForASignal);
-                // SAFETY: _exit ends this forked child without running the parent's atexit handlers.
-                unsafe { _exit(0) }
+                exit_now(0)
             }
         }
         Setup::Storm(storm) => {
@@ -60,10 +44,11 @@ fn main() {
         }
         Setup::Argc0 => {
             let path = CString::new(cmd[0].as_str()).unwrap();
-            let argv: [*const c_char; 1] = [ptr::null()];
+            let (argv, environment) = (pointers(&[]), environment());
+            let envp = pointers(&environment);
             // SAFETY: a NUL-terminated path, an argv holding only the terminating NULL, and the
-            // process's own environment.
-            unsafe { execve(path.as_ptr(), argv.as_ptr(), environ) };
+            // process's own environment as NULL-terminated pointers to live NUL-terminated strings.
+            unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
             panic!("execve {} failed: {}", cmd[0], std::io::Error::last_os_error());
         }
     }
@@ -78,31 +63,33 @@ fn generate(storm: &Storm) -> ! {
         if leader == 0 {
             for _ in 0..storm.burst {
                 match try_fork() {
-                    // SAFETY: _exit ends this orphan-to-be at once.
-                    Ok(0) => unsafe { _exit(0) },
+                    Ok(0) => exit_now(0), // the orphan-to-be ends at once
                     Ok(_) => {}
-                    // SAFETY: _exit ends the leader; exit code 1 tells the generator.
-                    Err(_) => unsafe { _exit(1) },
+                    Err(_) => exit_now(1), // the leader ends; exit code 1 tells the generator
                 }
             }
-            // SAFETY: _exit ends the leader at once; its children are orphaned.
-            unsafe { _exit(0) }
+            exit_now(0) // the leader ends at once; its children are orphaned
         }
-        let mut status: c_int = 0;
-        // SAFETY: waits for (and reaps) the generator's own child, the leader; status is writable.
-        unsafe { waitpid(leader, &mut status, 0) };
-        if status != 0 {
+        // Waits for (and reaps) the generator's own child, the leader.
+        let status = rustix::process::waitpid(Pid::from_raw(leader), WaitOptions::empty());
+        if !matches!(status, Ok(Some((_, s))) if s.as_raw() == 0) {
             storm_stops(made, std::io::Error::from_raw_os_error(linux_raw_sys::errno::EAGAIN as i32));
         }
     }
-    // SAFETY: _exit ends the generator.
-    unsafe { _exit(0) }
+    exit_now(0)
+}
+
+/// _exit(2): ends this process at once (a forked child: no atexit handler of the parent's runs).
+fn exit_now(code: c_int) -> ! {
+    // SAFETY: _exit takes a plain integer and does not return.
+    unsafe { libc::_exit(code) }
 }
 
 /// fork(2): 0 in the child, the child's pid in the parent.
 fn try_fork() -> std::io::Result<c_int> {
-    // SAFETY: the harness is single-threaded; every child only sleeps, forks and calls _exit.
-    let pid = unsafe { fork() };
+    // SAFETY: fork(3) (libc's: its atfork handlers run); the harness is single-threaded, and every
+    // child only sleeps, forks and exits.
+    let pid = unsafe { libc::fork() };
     if pid < 0 { Err(std::io::Error::last_os_error()) } else { Ok(pid) }
 }
 
@@ -116,19 +103,23 @@ enum Child {
 
 /// The storm generator's bound: its own uid, and at most STORM_MAX_PROCESSES processes of it.
 fn limit_storm(uid: u32) {
-    let limit = linux_raw_sys::general::rlimit { rlim_cur: STORM_MAX_PROCESSES as _, rlim_max: STORM_MAX_PROCESSES as _ };
-    // SAFETY: plain integers and a pointer to a live rlimit; from root these drop every
-    // privilege (so the limit applies) and cannot fail for lack of one.
-    let ok =
-        unsafe { setgroups(0, ptr::null()) == 0 && setgid(uid) == 0 && setrlimit(RLIMIT_NPROC as c_int, &limit) == 0 && setuid(uid) == 0 };
-    assert!(ok, "harness storm: cannot drop to uid {uid}: {}", std::io::Error::last_os_error());
+    let limit = Rlimit { current: Some(STORM_MAX_PROCESSES as u64), maximum: Some(STORM_MAX_PROCESSES as u64) };
+    // From root these drop every privilege (so the limit applies) and cannot fail for lack of
+    // one. setgroups, setgid and setuid as raw syscalls change only this thread: the harness has
+    // no other.
+    let dropped = rustix::thread::set_thread_groups(&[])
+        .and_then(|()| rustix::thread::set_thread_gid(Gid::from_raw(uid)))
+        .and_then(|()| rustix::process::setrlimit(Resource::Nproc, limit))
+        .and_then(|()| rustix::thread::set_thread_uid(Uid::from_raw(uid)));
+    if let Err(e) = dropped {
+        panic!("harness storm: cannot drop to uid {uid}: {e}");
+    }
 }
 
 /// A fork of the storm failed: nobody reaps its orphans. Say so and end this process.
 fn storm_stops(made: usize, e: std::io::Error) -> ! {
     eprintln!("harness storm: fork failed after {made} orphans ({e}): they are not being reaped; stopping");
-    // SAFETY: _exit ends this forked process.
-    unsafe { _exit(1) }
+    exit_now(1)
 }
 
 fn fork_children(n: usize, what: Child) -> Vec<c_int> {
@@ -138,12 +129,10 @@ fn fork_children(n: usize, what: Child) -> Vec<c_int> {
             0 => {
                 if let Child::WaitsForASignal = what {
                     loop {
-                        // SAFETY: pause(2) takes nothing; it returns only after a handled signal (none is).
-                        unsafe { pause() };
+                        rustix::event::pause(); // returns only after a handled signal (none is)
                     }
                 }
-                // SAFETY: _exit ends this forked child at once.
-                unsafe { _exit(0) }
+                exit_now(0)
             }
             pid => pids.push(pid),
         }
@@ -154,10 +143,8 @@ fn fork_children(n: usize, what: Child) -> Vec<c_int> {
 /// Waits until each child has exited, leaving it a zombie: waitid(P_PID, pid, WEXITED | WNOWAIT).
 fn wait_until_zombies(pids: &[c_int]) {
     for &pid in pids {
-        let mut info = [0u64; 16]; // a siginfo_t (128 bytes)
-        // SAFETY: info is a writable buffer of siginfo_t's size; WNOWAIT leaves the child unreaped.
-        let r = unsafe { waitid(P_PID as c_int, pid as u32, info.as_mut_ptr().cast(), (WEXITED | WNOWAIT) as c_int) };
-        assert_eq!(r, 0, "waitid {pid}: {}", std::io::Error::last_os_error());
+        let r = rustix::process::waitid(WaitId::Pid(Pid::from_raw(pid).unwrap()), WaitIdOptions::EXITED | WaitIdOptions::NOWAIT);
+        assert!(r.is_ok(), "waitid {pid}: {r:?}");
     }
 }
 
@@ -171,57 +158,119 @@ fn exec(cmd: &[String]) -> ! {
     };
     let path = CString::new(path.to_str().unwrap()).unwrap();
     let args: Vec<CString> = cmd.iter().map(|a| CString::new(a.as_str()).unwrap()).collect();
-    let mut argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argv.push(ptr::null());
+    let environment = environment();
+    let (argv, envp) = (pointers(&args), pointers(&environment));
     if let Ok(plan) = env::var(SeccompPlan::ENV) {
         install_seccomp(&SeccompPlan::decode(&plan).unwrap_or_else(|e| panic!("harness: {}: {e}", SeccompPlan::ENV)));
     }
-    // SAFETY: NUL-terminated path and arguments, a NULL-terminated argv, the process's environment.
-    unsafe { execve(path.as_ptr(), argv.as_ptr(), environ) };
+    // SAFETY: a NUL-terminated path; argv and envp NULL-terminated arrays of pointers to
+    // NUL-terminated strings, all alive until the call. Nothing runs between the filter and it.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     panic!("exec {cmd:?} failed: {}", std::io::Error::last_os_error());
+}
+
+/// This process's environment as execve(2) takes it: `NAME=value` strings.
+fn environment() -> Vec<CString> {
+    env::vars_os()
+        .map(|(name, value)| CString::new([name.as_bytes(), b"=", value.as_bytes()].concat()).expect("no NUL in an environment variable"))
+        .collect()
+}
+
+/// `strings` as the NULL-terminated array of pointers execve(2) takes (valid while they live).
+fn pointers(strings: &[CString]) -> Vec<*const c_char> {
+    strings.iter().map(|s| s.as_ptr()).chain([ptr::null()]).collect()
 }
 
 /// A classic-BPF seccomp filter for `plan` (x86_64 only): refused syscalls (with that first
 /// argument, if given) fail with EPERM, allowed ones pass, anything else kills the process (SIGSYS).
 fn install_seccomp(plan: &SeccompPlan) {
-    use linux_raw_sys::prctl::PR_SET_NO_NEW_PRIVS;
     use linux_raw_sys::ptrace::*;
-    let insn = |code: u32, jt: u8, jf: u8, k: u32| sock_filter { code: code as u16, jt, jf, k };
-    let ld = |offset: usize| insn(BPF_LD | BPF_W | BPF_ABS, 0, 0, offset as u32);
-    let ret = |k: u32| insn(BPF_RET | BPF_K, 0, 0, k);
-    let jeq = |k: u32, jt: u8, jf: u8| insn(BPF_JMP | BPF_JEQ | BPF_K, jt, jf, k);
     let arch = std::mem::offset_of!(seccomp_data, arch);
     let nr = std::mem::offset_of!(seccomp_data, nr);
     let arg0_low = std::mem::offset_of!(seccomp_data, args); // low half of args[0] (little-endian)
-    let errno_eperm = SECCOMP_RET_ERRNO | linux_raw_sys::errno::EPERM;
-    let mut f: Vec<sock_filter> = vec![
-        ld(arch),
-        jeq(AUDIT_ARCH_X86_64, 1, 0), // x86_64: skip the next
-        ret(SECCOMP_RET_KILL_PROCESS),
-    ];
+    let mut p = Bpf::default();
+    let kill = p.label();
+    p.load(arch);
+    p.jump_unless_equal(AUDIT_ARCH_X86_64, kill);
     for r in &plan.refuse {
-        f.push(ld(nr));
-        match r.arg0 {
-            Some(arg) => {
-                f.push(jeq(r.syscall.id() as u32, 0, 3)); // another syscall: skip this entry
-                f.push(ld(arg0_low));
-                f.push(jeq(arg, 0, 1)); // another argument: skip the return
-            }
-            None => f.push(jeq(r.syscall.id() as u32, 0, 1)), // another syscall: skip the return
+        let next = p.label();
+        p.load(nr);
+        p.jump_unless_equal(r.syscall.id() as u32, next);
+        if let Some(arg) = r.arg0 {
+            p.load(arg0_low);
+            p.jump_unless_equal(arg, next);
         }
-        f.push(ret(errno_eperm));
+        p.ret(SECCOMP_RET_ERRNO | linux_raw_sys::errno::EPERM);
+        p.place(next);
     }
-    f.push(ld(nr));
+    p.load(nr);
     for s in &plan.allow {
-        f.push(jeq(s.id() as u32, 0, 1)); // another syscall: skip the return
-        f.push(ret(SECCOMP_RET_ALLOW));
+        let next = p.label();
+        p.jump_unless_equal(s.id() as u32, next);
+        p.ret(SECCOMP_RET_ALLOW);
+        p.place(next);
     }
-    f.push(ret(SECCOMP_RET_KILL_PROCESS));
-    let prog = sock_fprog { len: f.len() as u16, filter: f.as_mut_ptr() };
-    const SYS_SECCOMP: i64 = syscalls::x86_64::Sysno::seccomp as i64;
-    // SAFETY: plain integer arguments.
-    assert_eq!(unsafe { prctl(PR_SET_NO_NEW_PRIVS as c_int, 1, 0, 0, 0) }, 0, "no_new_privs");
-    // SAFETY: prog points to a live filter of prog.len instructions.
-    let r = unsafe { syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER as i64, 0i64, &prog as *const sock_fprog) };
-    assert_eq!(r, 0, "seccomp: {}", std::io::Error::last_os_error());
+    p.place(kill);
+    p.ret(SECCOMP_RET_KILL_PROCESS);
+    let mut f = p.finish();
+    let prog = sock_fprog { len: f.len().try_into().expect("a filter of at most 65535 instructions"), filter: f.as_mut_ptr() };
+    rustix::thread::set_no_new_privs(true).unwrap_or_else(|e| panic!("no_new_privs: {e}"));
+    // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER, 0, prog): prog points to a live filter of
+    // prog.len instructions.
+    let r =
+        unsafe { syscalls::syscall3(syscalls::Sysno::seccomp, SECCOMP_SET_MODE_FILTER as usize, 0, &prog as *const sock_fprog as usize) };
+    if let Err(e) = r {
+        panic!("seccomp: {e}");
+    }
+}
+
+/// A classic-BPF program whose jumps name where they go: a `Label` is made, jumped to, and placed
+/// before the instruction it stands for; `finish` turns each jump into the offset the kernel reads
+/// (instructions to skip) and fails on a label never placed or out of a jump's reach.
+#[derive(Default)]
+struct Bpf {
+    code: Vec<linux_raw_sys::ptrace::sock_filter>,
+    /// Where each label was placed (the index of the instruction after it).
+    places: Vec<Option<usize>>,
+    /// Each jump's instruction and the label its `jf` goes to (`jt` is the next instruction).
+    jumps: Vec<(usize, Label)>,
+}
+
+#[derive(Clone, Copy)]
+struct Label(usize);
+
+impl Bpf {
+    fn push(&mut self, code: u32, k: u32) {
+        self.code.push(linux_raw_sys::ptrace::sock_filter { code: code as u16, jt: 0, jf: 0, k });
+    }
+    fn label(&mut self) -> Label {
+        self.places.push(None);
+        Label(self.places.len() - 1)
+    }
+    fn place(&mut self, l: Label) {
+        assert!(self.places[l.0].replace(self.code.len()).is_none(), "a label placed twice");
+    }
+    /// Loads the 32-bit word at `offset` of seccomp_data into the accumulator.
+    fn load(&mut self, offset: usize) {
+        use linux_raw_sys::ptrace::{BPF_ABS, BPF_LD, BPF_W};
+        self.push(BPF_LD | BPF_W | BPF_ABS, offset as u32);
+    }
+    /// The next instruction when the accumulator equals `k`, else `to`.
+    fn jump_unless_equal(&mut self, k: u32, to: Label) {
+        use linux_raw_sys::ptrace::{BPF_JEQ, BPF_JMP, BPF_K};
+        self.jumps.push((self.code.len(), to));
+        self.push(BPF_JMP | BPF_JEQ | BPF_K, k);
+    }
+    /// Ends the filter with the action `k`.
+    fn ret(&mut self, k: u32) {
+        use linux_raw_sys::ptrace::{BPF_K, BPF_RET};
+        self.push(BPF_RET | BPF_K, k);
+    }
+    fn finish(mut self) -> Vec<linux_raw_sys::ptrace::sock_filter> {
+        for (at, to) in std::mem::take(&mut self.jumps) {
+            let target = self.places[to.0].expect("a label never placed");
+            self.code[at].jf = (target - at - 1).try_into().expect("a jump of at most 255 instructions");
+        }
+        self.code
+    }
 }
