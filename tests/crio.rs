@@ -17,11 +17,6 @@ fn crio() -> CriO {
     CriO::start(Path::new(env!("CARGO_BIN_EXE_oci-wrapper")))
 }
 
-/// NSpid of /proc/PID/status: the pid in each PID namespace, outermost first.
-fn nspids(pid: u32) -> Vec<u32> {
-    status_field(pid, "NSpid").unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect()
-}
-
 /// A pod sandbox with kubelet's defaults (RuntimeDefault seccomp) and PID namespace POD, which is
 /// what `shareProcessNamespace: true` asks: CRI-O keeps its infra container, pause.
 fn shared_pid_pod(c: &CriO, name: &str) -> Sandbox {

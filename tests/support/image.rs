@@ -2,12 +2,13 @@
 //! and the shipping OCI layout; the tests' build made once per checkout and inputs, each build in a
 //! directory of its own.
 use crate::arch::{ARCHES, Arch};
+use crate::attestations::{Digests, write_attestations};
 use crate::cargo::{binary, package_field, package_field_opt, repo_root, version};
-use crate::layout::{Entry, export, sha256, write_index_layout};
+use crate::inputs;
+use crate::layout::{Entry, export, write_index_layout};
 use crate::once::{key, per_checkout};
 use crate::podman::Podman;
-use crate::weigh::weigh;
-use crate::{inputs, provenance, sbom};
+use crate::weigh::{Weighed, weigh};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::PathBuf;
@@ -110,6 +111,25 @@ pub struct Image {
 }
 
 impl Image {
+    fn new(arch: &'static Arch, w: Weighed, d: Digests) -> Image {
+        let Weighed { id, manifest_digest, binary, layer_tar, layer_gzip, manifest, config, podman_size, layer_path } = w;
+        let (sbom_digest, provenance_digest) = (d.sbom, d.provenance);
+        Image {
+            arch,
+            id,
+            manifest_digest,
+            binary,
+            layer_tar,
+            layer_gzip,
+            manifest,
+            config,
+            podman_size,
+            layer_path,
+            sbom_digest,
+            provenance_digest,
+        }
+    }
+
     /// Bytes a pull moves: manifest + config + gzip layer.
     pub fn on_the_wire(&self) -> u64 {
         self.manifest + self.config + self.layer_gzip
@@ -172,8 +192,10 @@ pub fn build_images(podman: &Podman, build: &Build, command: &str) -> Vec<Image>
     for a in ARCHES {
         podman.ok(["manifest", "add", &list, &format!("containers-storage:{}", build.image_name(a))]);
     }
-    let mut images: Vec<Image> = ARCHES.iter().map(|a| weigh(podman, build, a)).collect();
-    write_attestations(build, &mut images, command);
+    let weighed: Vec<(&'static Arch, Weighed)> = ARCHES.into_iter().map(|a| (a, weigh(podman, build, a))).collect();
+    let subjects: Vec<(&'static Arch, &str)> = weighed.iter().map(|(a, w)| (*a, w.manifest_digest.as_str())).collect();
+    let digests = write_attestations(build, &subjects, command);
+    let images: Vec<Image> = weighed.into_iter().zip(digests).map(|((arch, w), d)| Image::new(arch, w, d)).collect();
     let layouts: Vec<PathBuf> = images.iter().map(|i| build.oci_dir(i.arch)).collect();
     let entries: Vec<Entry> = images
         .iter()
@@ -188,32 +210,6 @@ pub fn build_images(podman: &Podman, build: &Build, command: &str) -> Vec<Image>
         .collect();
     write_index_layout(&build.layout_dir(), &list, &entries);
     images
-}
-
-/// Writes each image's SBOM and provenance (`Build::sbom`, `Build::provenance`) from the real
-/// inputs, and records their digests in the images. `command` is what the provenance says was run.
-fn write_attestations(build: &Build, images: &mut [Image], command: &str) {
-    let (source, toolchain, files) = (inputs::source(), inputs::toolchain(), inputs::input_files());
-    std::fs::create_dir_all(build.dir.join("attestations")).unwrap();
-    for i in images {
-        let crates = inputs::crates(i.arch);
-        let binary = std::fs::read(binary(i.arch)).unwrap();
-        let subject = sbom::Subject { arch: i.arch, manifest_digest: &i.manifest_digest, binary: &binary };
-        let doc = serde_json::to_vec_pretty(&sbom::sbom(&subject, &crates, &toolchain, &source)).unwrap();
-        let statement = provenance::provenance(&provenance::Build {
-            arch: i.arch,
-            manifest_digest: &i.manifest_digest,
-            command,
-            source: &source,
-            files: &files,
-            toolchain: &toolchain,
-            crates: &crates,
-        });
-        let statement = serde_json::to_vec_pretty(&statement).unwrap();
-        std::fs::write(build.sbom(i.arch), &doc).unwrap();
-        std::fs::write(build.provenance(i.arch), &statement).unwrap();
-        (i.sbom_digest, i.provenance_digest) = (sha256(&doc), sha256(&statement));
-    }
 }
 
 /// Writes `build`'s layout to `dest`: an OCI layout directory, or with `archive` an oci-archive.
@@ -247,11 +243,25 @@ pub fn images() -> &'static [Image] {
     })
 }
 
-/// The key of everything the tests' build reads: the images command's line, the version and the
-/// build flags, every binary, the Containerfile, and what the attestations record (source,
-/// toolchain, input files, crates).
+/// The code that builds, weighs and attests the images (this package's own sources, as compiled):
+/// a change to it makes them again.
+const BUILDER_SOURCES: [&str; 8] = [
+    include_str!("image.rs"),
+    include_str!("weigh.rs"),
+    include_str!("layout.rs"),
+    include_str!("attestations.rs"),
+    include_str!("sbom.rs"),
+    include_str!("provenance.rs"),
+    include_str!("inputs.rs"),
+    include_str!("podman.rs"),
+];
+
+/// The key of everything the tests' build reads: the code that builds it, the images command's
+/// line, the version and the build flags, every binary, the Containerfile, and what the
+/// attestations record (source, toolchain, input files, crates).
 fn inputs_key() -> String {
-    let mut parts: Vec<Vec<u8>> = vec![IMAGES_COMMAND.into(), version().into(), std::fs::read(repo_root().join("Containerfile")).unwrap()];
+    let mut parts: Vec<Vec<u8>> = BUILDER_SOURCES.map(|s| s.as_bytes().to_vec()).to_vec();
+    parts.extend([IMAGES_COMMAND.into(), version().into(), std::fs::read(repo_root().join("Containerfile")).unwrap()]);
     for a in ARCHES {
         parts.push(reproducible_build_args(a).join("\0").into_bytes());
         parts.push(std::fs::read(binary(a)).unwrap());

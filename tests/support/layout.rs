@@ -18,6 +18,12 @@ pub struct Entry<'a> {
     pub docker_tag: String,
 }
 
+/// A JSON document (an OCI index, manifest or config; an SBOM, a provenance statement), read whole.
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()))
+}
+
 /// "os/architecture[/variant]" of an OCI platform object, as `--platform` takes it.
 pub fn platform_of(p: &Value) -> String {
     [&p["os"], &p["architecture"], &p["variant"]].iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("/")

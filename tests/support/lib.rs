@@ -3,6 +3,7 @@
 #![feature(unix_socket_ancillary_data)]
 
 pub mod arch;
+pub mod attestations;
 pub mod busybox;
 pub mod cargo;
 pub mod containerd;

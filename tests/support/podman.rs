@@ -45,7 +45,7 @@ impl Podman {
         Podman { env: vec![("CONTAINERS_CONF".into(), containers), ("CONTAINERS_STORAGE_CONF".into(), storage)] }
     }
 
-    /// The same, with a containers.conf that extends the tests' one with `extra` lines (written
+    /// The same, with a containers.conf that extends the tests' one with the TOML `extra` (written
     /// into `scratch`, which must outlive the podman commands).
     pub fn with_conf_lines(&self, scratch: &crate::scratch::Scratch, extra: &str) -> Podman {
         let mut p = self.clone();
@@ -179,32 +179,18 @@ tmp_dir = "{run}/libpod"
         .clone()
 }
 
-/// Puts `extra` lines into the matching [table] sections of a containers.conf.
+/// A containers.conf with the settings of `extra` (TOML) added to `base`'s: each of its tables'
+/// keys set in the table of that name (made when `base` has none), as `toml` reads and writes them.
 fn merge_conf(base: &str, extra: &str) -> String {
-    let mut out = String::new();
-    let mut pending: Vec<(String, Vec<&str>)> = Vec::new();
-    for line in extra.lines().filter(|l| !l.trim().is_empty()) {
-        if let Some(t) = line.strip_prefix('[') {
-            pending.push((t.trim_end_matches(']').to_string(), Vec::new()));
-        } else {
-            pending.last_mut().expect("extra lines start with a [table]").1.push(line);
-        }
+    let mut conf: toml::Table = base.parse().unwrap_or_else(|e| panic!("the tests' containers.conf: {e}"));
+    let extra: toml::Table = extra.parse().unwrap_or_else(|e| panic!("containers.conf settings {extra:?}: {e}"));
+    for (table, settings) in extra {
+        let toml::Value::Table(settings) = settings else { panic!("containers.conf setting {table} is not in a [table]") };
+        let into = conf.entry(table.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(into) = into else { panic!("containers.conf's {table} is not a table") };
+        into.extend(settings);
     }
-    for line in base.lines() {
-        out.push_str(line);
-        out.push('\n');
-        if let Some(t) = line.strip_prefix('[').map(|t| t.trim_end_matches(']')) {
-            for (name, lines) in &pending {
-                if name == t {
-                    for l in lines {
-                        out.push_str(l);
-                        out.push('\n');
-                    }
-                }
-            }
-        }
-    }
-    out
+    toml::to_string(&conf).unwrap()
 }
 
 /// A container, pod or `kube play` a test made: removed when dropped, also when the test fails.

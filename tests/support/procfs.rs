@@ -88,6 +88,11 @@ pub fn status_field(pid: u32, field: &str) -> Option<String> {
     field_of(pid, "status", field)
 }
 
+/// NSpid of /proc/PID/status: the pid in each PID namespace, outermost first.
+pub fn nspids(pid: u32) -> Vec<u32> {
+    status_field(pid, "NSpid").unwrap_or_else(|| panic!("no NSpid for {pid}")).split_whitespace().map(|p| p.parse().unwrap()).collect()
+}
+
 /// A `Name:   value` field of a /proc/PID file (status, smaps_rollup), trimmed; None once the
 /// process is gone or if the file has no such field.
 pub fn field_of(pid: u32, file: &str, field: &str) -> Option<String> {

@@ -2,15 +2,31 @@
 //! reports for it once pulled into an empty store.
 use crate::arch::Arch;
 use crate::cargo::{binary, version};
-use crate::image::{Build, Image};
+use crate::image::Build;
 use crate::layout::{blob_path, drop_base_annotations};
 use crate::podman::Podman;
 use serde_json::Value;
-use std::path::Path;
-use std::process::Command;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// What one arch's image is and weighs, as pushed to its own OCI layout.
+pub struct Weighed {
+    /// Image ID: the digest of its config.
+    pub id: String,
+    /// Digest of its OCI manifest (gzip layer), as pushed.
+    pub manifest_digest: String,
+    pub binary: u64,
+    pub layer_tar: u64,
+    pub layer_gzip: u64,
+    pub manifest: u64,
+    pub config: u64,
+    pub podman_size: u64,
+    /// The layer blob, gzip-compressed, as it would be pushed.
+    pub layer_path: PathBuf,
+}
 
 /// Pushes one arch's image to its own OCI layout (`Build::oci_dir`) and reads the sizes back.
-pub fn weigh(podman: &Podman, build: &Build, arch: &'static Arch) -> Image {
+pub fn weigh(podman: &Podman, build: &Build, arch: &'static Arch) -> Weighed {
     let dir = build.oci_dir(arch);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
@@ -21,25 +37,26 @@ pub fn weigh(podman: &Podman, build: &Build, arch: &'static Arch) -> Image {
     let layers = manifest["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 1, "{name}: expected one layer in {manifest}");
     let layer_path = blob_path(&dir, layers[0]["digest"].as_str().unwrap());
-    let gunzip = Command::new("gzip").arg("-dc").arg(&layer_path).output().expect("gzip");
-    assert!(gunzip.status.success());
     let id = podman.ok(["image", "inspect", "--format", "{{.Id}}", &name]).trim().to_string();
-    let podman_size = size_after_pull(podman, &dir, &id);
-    Image {
-        arch,
+    Weighed {
+        podman_size: size_after_pull(podman, &dir, &id),
         id,
         manifest_digest,
         binary: std::fs::metadata(binary(arch)).unwrap().len(),
-        layer_tar: gunzip.stdout.len() as u64,
+        layer_tar: gunzipped_size(&layer_path),
         layer_gzip: layers[0]["size"].as_u64().unwrap(),
         manifest: manifest_bytes.len() as u64,
         config: manifest["config"]["size"].as_u64().unwrap(),
-        podman_size,
         layer_path,
-        // Written with the build's other documents (image.rs, write_attestations).
-        sbom_digest: String::new(),
-        provenance_digest: String::new(),
     }
+}
+
+/// The size of a gzip layer once decompressed (the tar archive), as flate2 reads it.
+fn gunzipped_size(layer: &Path) -> u64 {
+    let file = std::fs::File::open(layer).unwrap_or_else(|e| panic!("{}: {e}", layer.display()));
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(file).read_to_end(&mut tar).unwrap_or_else(|e| panic!("{}: not gzip: {e}", layer.display()));
+    tar.len() as u64
 }
 
 /// What podman reports (`podman images`, SIZE) for the image in the OCI layout `dir` once pulled
