@@ -2,9 +2,10 @@
 //! the shipping OCI layout and its archive, the documented build and figures, the JSON report and
 //! identical rebuilds. podman runs with the containers.conf and storage.conf the tests write under
 //! the checkout's scratch root (support/podman.rs: throwaway storage); tests/pods.rs runs the image.
+use oci_spec::image::{Digest, ImageIndex};
 use pause_tests::cargo::package_field;
 use pause_tests::image::*;
-use pause_tests::layout::{layer_entries, layer_file, platform_of};
+use pause_tests::layout::{layer_entries, layer_file, platform_of, read_index, read_json, read_manifest};
 use pause_tests::podman::Podman;
 use pause_tests::prelude::*;
 
@@ -51,8 +52,9 @@ fn each_platform_image_has_one_layer_with_only_pause() {
         let shape: Vec<(&str, tar::EntryType, u32)> = entries.iter().map(|e| (e.path.as_str(), e.kind, e.mode)).collect();
         assert_eq!(shape, [("pause", tar::EntryType::Regular, 0o755)], "{name}: the layer must hold /pause alone, rwxr-xr-x");
     }
-    let list: serde_json::Value = serde_json::from_str(&podman().ok(["manifest", "inspect", &list_name()])).unwrap();
-    let platforms: Vec<String> = list["manifests"].as_array().unwrap().iter().map(|m| platform_of(&m["platform"])).collect();
+    let list = ImageIndex::from_reader(podman().ok(["manifest", "inspect", &list_name()]).as_bytes())
+        .expect("podman manifest inspect: an image index");
+    let platforms: Vec<String> = list.manifests().iter().map(|m| platform_of(m.platform().as_ref().expect("a platform"))).collect();
     assert_eq!(platforms, ARCHES.map(|a| a.platform), "the manifest list's platforms");
 }
 
@@ -87,23 +89,18 @@ fn images_meet_the_size_goals() {
 #[test]
 fn the_shipping_layout_holds_every_platform_and_no_base_annotations() {
     let dir = layout_dir();
-    let read = |p: &std::path::Path| -> serde_json::Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
-    let blob = |d: &serde_json::Value| dir.join("blobs/sha256").join(d.as_str().unwrap().trim_start_matches("sha256:"));
-    let top = read(&dir.join("index.json"));
-    assert_eq!(top["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], list_name());
-    let index = read(&blob(&top["manifests"][0]["digest"]));
-    let entries = index["manifests"].as_array().unwrap();
+    let blob = |d: &Digest| dir.join("blobs").join(d.algorithm().as_ref()).join(d.digest());
+    let top = read_index(&dir.join("index.json"));
+    let named = top.manifests()[0].annotations().as_ref().and_then(|a| a.get("org.opencontainers.image.ref.name").cloned());
+    assert_eq!(named, Some(list_name()));
+    let index = read_index(&blob(top.manifests()[0].digest()));
+    let entries = index.manifests();
     assert_eq!(entries.len(), ARCHES.len());
     for (e, i) in entries.iter().zip(images()) {
-        assert_eq!(platform_of(&e["platform"]), i.arch.platform);
-        let manifest = read(&blob(&e["digest"]));
-        assert!(manifest.get("annotations").is_none(), "{}: {manifest}", i.arch.name);
-        assert_eq!(
-            manifest["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:"),
-            i.id.trim_start_matches("sha256:"),
-            "{}",
-            i.arch.name
-        );
+        assert_eq!(platform_of(e.platform().as_ref().expect("a platform")), i.arch.platform);
+        let manifest = read_manifest(&blob(e.digest()));
+        assert_eq!(manifest.annotations(), &None, "{}: {manifest:?}", i.arch.name);
+        assert_eq!(manifest.config().digest().digest(), i.id.trim_start_matches("sha256:"), "{}", i.arch.name);
     }
     let out = std::process::Command::new("skopeo")
         .args(["inspect", "--raw"])
@@ -111,8 +108,9 @@ fn the_shipping_layout_holds_every_platform_and_no_base_annotations() {
         .output()
         .expect("skopeo: install it (bash tests/run does)");
     assert!(out.status.success(), "skopeo inspect of the oci-archive: {}", text(&out.stderr));
+    // Every field, known to the spec's types or not: the documents as JSON.
     let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(raw, index, "skopeo reads another index from the archive");
+    assert_eq!(raw, read_json(&blob(top.manifests()[0].digest())), "skopeo reads another index from the archive");
 }
 
 /// A plain `podman load -i` of the images command's archive (which also holds Docker's

@@ -26,8 +26,7 @@ fn registry_with_the_image() -> (Containerd, Registry) {
 }
 
 fn list_bytes() -> u64 {
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout_dir().join("index.json")).unwrap()).unwrap();
-    index["manifests"][0]["size"].as_u64().unwrap()
+    pause_tests::layout::read_index(&layout_dir().join("index.json")).manifests()[0].size()
 }
 
 /// The registry path of the manifest list, by its tag.

@@ -2,6 +2,7 @@
 //! and Docker's manifest.json beside it) written from each platform's own layout, exported as a
 //! directory or an oci-archive; gzip layers read back.
 use crate::process::text;
+use oci_spec::image::{ImageIndex, ImageManifest, Platform};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -24,9 +25,21 @@ pub fn read_json(path: &Path) -> Value {
         .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()))
 }
 
-/// "os/architecture[/variant]" of an OCI platform object, as `--platform` takes it.
-pub fn platform_of(p: &Value) -> String {
-    [&p["os"], &p["architecture"], &p["variant"]].iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("/")
+/// An OCI image index (index.json, or an index blob), read as the image spec's type.
+pub fn read_index(path: &Path) -> ImageIndex {
+    ImageIndex::from_file(path).unwrap_or_else(|e| panic!("{}: not an OCI image index: {e}", path.display()))
+}
+
+/// An OCI image manifest, read as the image spec's type.
+pub fn read_manifest(path: &Path) -> ImageManifest {
+    ImageManifest::from_file(path).unwrap_or_else(|e| panic!("{}: not an OCI image manifest: {e}", path.display()))
+}
+
+/// "os/architecture[/variant]" of an OCI platform, as `--platform` takes it.
+pub fn platform_of(p: &Platform) -> String {
+    let mut parts = vec![p.os().to_string(), p.architecture().to_string()];
+    parts.extend(p.variant().clone());
+    parts.join("/")
 }
 
 pub fn sha256(bytes: &[u8]) -> String {
@@ -168,6 +181,5 @@ pub fn layer_file(layer: &Path, name: &str) -> Vec<u8> {
 
 /// The digest of what index.json of the layout at `dir` names (the shipping layout: its image index).
 pub fn index_digest(dir: &Path) -> String {
-    let top: Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
-    top["manifests"][0]["digest"].as_str().unwrap().to_string()
+    read_index(&dir.join("index.json")).manifests()[0].digest().to_string()
 }

@@ -241,10 +241,7 @@ pub fn sbom(subject: &Subject, crates: &[Crate], toolchain: &Toolchain, source: 
     // content: an RFC 9562 version 8 (custom) UUID made of the first 16 bytes of the sha256 of the
     // document without it, its version and variant bits set.
     let digest = Sha256::digest(serde_json::to_vec(&doc).unwrap());
-    let mut bytes: [u8; 16] = digest[..16].try_into().unwrap();
-    bytes[6] = (bytes[6] & 0x0f) | 0x80; // version 8
-    bytes[8] = (bytes[8] & 0x3f) | 0x80; // variant 0b10 (RFC 9562)
-    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    doc.document_namespace = format!("urn:uuid:{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
+    let bytes: [u8; 16] = digest[..16].try_into().unwrap();
+    doc.document_namespace = uuid::Builder::from_custom_bytes(bytes).into_uuid().urn().to_string();
     doc
 }

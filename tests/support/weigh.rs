@@ -5,7 +5,7 @@ use crate::cargo::{binary, version};
 use crate::image::Build;
 use crate::layout::{blob_path, drop_base_annotations};
 use crate::podman::Podman;
-use serde_json::Value;
+use oci_spec::image::ImageManifest;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -33,10 +33,10 @@ pub fn weigh(podman: &Podman, build: &Build, arch: &'static Arch) -> Weighed {
     let name = build.image_name(arch);
     podman.ok(["push", "--quiet", "--format", "oci", &name, &format!("oci:{}:{}", dir.display(), version())]);
     let (manifest_digest, manifest_bytes) = drop_base_annotations(&dir);
-    let manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
-    let layers = manifest["layers"].as_array().unwrap();
-    assert_eq!(layers.len(), 1, "{name}: expected one layer in {manifest}");
-    let layer_path = blob_path(&dir, layers[0]["digest"].as_str().unwrap());
+    let manifest = ImageManifest::from_reader(manifest_bytes.as_slice()).unwrap_or_else(|e| panic!("{name}: its manifest: {e}"));
+    let layers = manifest.layers();
+    assert_eq!(layers.len(), 1, "{name}: expected one layer in {manifest:?}");
+    let layer_path = blob_path(&dir, layers[0].digest().as_ref());
     let id = podman.ok(["image", "inspect", "--format", "{{.Id}}", &name]).trim().to_string();
     Weighed {
         podman_size: size_after_pull(podman, &dir, &id),
@@ -44,9 +44,9 @@ pub fn weigh(podman: &Podman, build: &Build, arch: &'static Arch) -> Weighed {
         manifest_digest,
         binary: std::fs::metadata(binary(arch)).unwrap().len(),
         layer_tar: gunzipped_size(&layer_path),
-        layer_gzip: layers[0]["size"].as_u64().unwrap(),
+        layer_gzip: layers[0].size(),
         manifest: manifest_bytes.len() as u64,
-        config: manifest["config"]["size"].as_u64().unwrap(),
+        config: manifest.config().size(),
         layer_path,
     }
 }
