@@ -8,6 +8,7 @@ pub mod busybox;
 pub mod cargo;
 pub mod containerd;
 pub mod containerd_config;
+pub mod containers_conf;
 pub mod cosign;
 pub mod cri;
 pub mod crio;
