@@ -1,7 +1,7 @@
 //! What the tests make once per checkout and then share between test processes (the images,
 //! busybox): the first process to ask makes it while it holds an exclusive lock, and records it
 //! with the key of its inputs; every other process, also one running beside it (tests/run runs
-//! kubelet.rs and critest.rs beside the rest), waits on that lock and reads the record. Nothing
+//! kubelet.rs beside the rest), waits on that lock and reads the record. Nothing
 //! made is rewritten while another process may read it: a record of other inputs, or one whose
 //! files or podman images are gone, is made again, under the same lock.
 use crate::scratch::checkout_root;
