@@ -42,15 +42,7 @@ fn main() {
                 generate(&storm);
             }
         }
-        Setup::Argc0 => {
-            let path = CString::new(cmd[0].as_str()).unwrap();
-            let (argv, environment) = (pointers(&[]), environment());
-            let envp = pointers(&environment);
-            // SAFETY: a NUL-terminated path, an argv holding only the terminating NULL, and the
-            // process's own environment as NULL-terminated pointers to live NUL-terminated strings.
-            unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-            panic!("execve {} failed: {}", cmd[0], std::io::Error::last_os_error());
-        }
+        Setup::Argc0 => execve(std::path::Path::new(&cmd[0]), &[], || {}),
     }
     exec(cmd);
 }
@@ -156,17 +148,26 @@ fn exec(cmd: &[String]) -> ! {
     } else {
         which(&cmd[0]).unwrap_or_else(|| panic!("{} not found in PATH", cmd[0]))
     };
-    let path = CString::new(path.to_str().unwrap()).unwrap();
     let args: Vec<CString> = cmd.iter().map(|a| CString::new(a.as_str()).unwrap()).collect();
+    execve(&path, &args, || {
+        if let Ok(plan) = env::var(SeccompPlan::ENV) {
+            install_seccomp(&SeccompPlan::decode(&plan).unwrap_or_else(|e| panic!("harness: {}: {e}", SeccompPlan::ENV)));
+        }
+    })
+}
+
+/// execve(2) of `path` with `args` (none: argc 0) and this process's environment; `last` runs
+/// after everything the call needs is made, right before it (the seccomp filter: nothing else
+/// runs between installing it and the exec).
+fn execve(path: &std::path::Path, args: &[CString], last: impl FnOnce()) -> ! {
+    let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
     let environment = environment();
-    let (argv, envp) = (pointers(&args), pointers(&environment));
-    if let Ok(plan) = env::var(SeccompPlan::ENV) {
-        install_seccomp(&SeccompPlan::decode(&plan).unwrap_or_else(|e| panic!("harness: {}: {e}", SeccompPlan::ENV)));
-    }
+    let (argv, envp) = (pointers(args), pointers(&environment));
+    last();
     // SAFETY: a NUL-terminated path; argv and envp NULL-terminated arrays of pointers to
-    // NUL-terminated strings, all alive until the call. Nothing runs between the filter and it.
-    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-    panic!("exec {cmd:?} failed: {}", std::io::Error::last_os_error());
+    // NUL-terminated strings, all alive until the call.
+    unsafe { libc::execve(c_path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    panic!("execve {} {args:?} failed: {}", path.display(), std::io::Error::last_os_error());
 }
 
 /// This process's environment as execve(2) takes it: `NAME=value` strings.
