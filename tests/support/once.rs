@@ -21,7 +21,7 @@ pub fn key<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", h.finalize())
 }
 
 /// `name`'s record in this checkout when it has `key` and `still_there` accepts it; else what

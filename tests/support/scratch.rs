@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// under a name that holds it.
 pub fn checkout_key() -> String {
     let digest = Sha256::digest(repo_root().as_os_str().as_encoded_bytes());
-    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    format!("{digest:x}")[..8].to_string()
 }
 
 /// This checkout's scratch root, `/var/tmp/pt-<key>`. Short on purpose: unix socket paths are
