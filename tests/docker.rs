@@ -98,7 +98,7 @@ for_each_engine! {
                 assert_eq!(d.inspect(&mine, "{{.Architecture}}"), arch, "{}: {mine}", engine.name);
                 for i in images() {
                     let name = &loaded[ARCHES.iter().position(|a| *a == i.arch).unwrap()];
-                    assert_eq!(d.inspect(name, "{{.Id}}"), format!("sha256:{}", i.id), "{}: {}", engine.name, i.arch.name);
+                    assert_eq!(d.inspect(name, "{{.Id}}"), format!("sha256:{}", i.weighed.id), "{}: {}", engine.name, i.arch.name);
                 }
             }
             ImageStore::Containerd => assert_eq!(d.inspect(&loaded[0], "{{.Id}}"), index_digest(&layout_dir()), "{}", engine.name),

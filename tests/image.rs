@@ -25,7 +25,7 @@ fn buildah_builds_the_same_images() {
         let out = cmd.output().expect("buildah: install it (bash tests/run does)");
         assert!(out.status.success(), "buildah build for {}: {}", i.arch.name, text(&out.stderr));
         let id = text(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
-        assert_eq!(id, i.id, "{}: buildah's image differs from podman's", i.arch.name);
+        assert_eq!(id, i.weighed.id, "{}: buildah's image differs from podman's", i.arch.name);
     }
 }
 
@@ -48,7 +48,7 @@ fn each_platform_image_has_one_layer_with_only_pause() {
         let label = |l: &str| labels[format!("org.opencontainers.image.{l}")].as_str().map(String::from);
         assert!(label("description").is_some_and(|d| !d.is_empty()), "{name}: no description label");
         assert_eq!(label("source"), pause_tests::cargo::package_field_opt("repository"), "{name}: source label");
-        let entries = layer_entries(&i.layer_path);
+        let entries = layer_entries(&i.weighed.layer_path);
         let shape: Vec<(&str, tar::EntryType, u32)> = entries.iter().map(|e| (e.path.as_str(), e.kind, e.mode)).collect();
         assert_eq!(shape, [("pause", tar::EntryType::Regular, 0o755)], "{name}: the layer must hold /pause alone, rwxr-xr-x");
     }
@@ -63,7 +63,7 @@ fn each_platform_image_has_one_layer_with_only_pause() {
 fn pause_in_each_image_is_the_cargo_binary() {
     for i in images() {
         assert!(
-            layer_file(&i.layer_path, "pause") == std::fs::read(binary(i.arch)).unwrap(),
+            layer_file(&i.weighed.layer_path, "pause") == std::fs::read(binary(i.arch)).unwrap(),
             "{}: /pause differs from cargo's binary",
             i.arch.name
         );
@@ -78,7 +78,7 @@ fn images_meet_the_size_goals() {
     print!("{}", image_table(images()));
     for i in images() {
         assert!(i.on_the_wire() <= WIRE_BUDGET, "{}: {} bytes on the wire", i.arch.name, i.on_the_wire());
-        assert!(i.podman_size <= PODMAN_SIZE_BUDGET, "{}: podman reports {} bytes", i.arch.name, i.podman_size);
+        assert!(i.weighed.podman_size <= PODMAN_SIZE_BUDGET, "{}: podman reports {} bytes", i.arch.name, i.weighed.podman_size);
     }
 }
 
@@ -100,7 +100,7 @@ fn the_shipping_layout_holds_every_platform_and_no_base_annotations() {
         assert_eq!(platform_of(e.platform().as_ref().expect("a platform")), i.arch.platform);
         let manifest = read_manifest(&blob(e.digest()));
         assert_eq!(manifest.annotations(), &None, "{}: {manifest:?}", i.arch.name);
-        assert_eq!(manifest.config().digest().digest(), i.id.trim_start_matches("sha256:"), "{}", i.arch.name);
+        assert_eq!(manifest.config().digest().digest(), i.weighed.id.trim_start_matches("sha256:"), "{}", i.arch.name);
     }
     let out = std::process::Command::new("skopeo")
         .args(["inspect", "--raw"])
@@ -126,7 +126,7 @@ fn podman_load_reads_the_archive_as_the_multi_platform_image() {
     assert_eq!(loaded.trim(), format!("Loaded image: {}", list_name()));
     let amd64 = images().iter().find(|i| i.arch == &AMD64).unwrap();
     let id = podman.ok(global.chain(["image", "inspect", "--format", "{{.Id}}", &list_name()]));
-    assert_eq!(id.trim(), amd64.id.trim_start_matches("sha256:"));
+    assert_eq!(id.trim(), amd64.weighed.id.trim_start_matches("sha256:"));
 }
 
 /// Every version README.md and docs/ give for this project (the image name `localhost/pause:X`,
@@ -151,11 +151,11 @@ fn the_documented_image_sizes_are_the_built_ones() {
     let mut wrong = Vec::new();
     for i in images() {
         let figures = [
-            ("layer (tar)", i.layer_tar),
-            ("layer (gzip)", i.layer_gzip),
-            ("manifest", i.manifest),
-            ("config", i.config),
-            ("podman reports", i.podman_size),
+            ("layer (tar)", i.weighed.layer_tar),
+            ("layer (gzip)", i.weighed.layer_gzip),
+            ("manifest", i.weighed.manifest),
+            ("config", i.weighed.config),
+            ("podman reports", i.weighed.podman_size),
         ];
         for (column, bytes) in figures {
             let documented = pause_tests::readme::cells(i.arch.name, |h| h == column);
@@ -185,7 +185,7 @@ fn the_documented_podman_build_gives_the_same_image_id() {
     let mut args: Vec<&str> = args.into_iter().filter(|a| *a != "-t" && !a.starts_with("pause:")).collect();
     args.insert(1, "--quiet");
     let id = podman().ok(&args);
-    assert_eq!(id.trim().lines().last().unwrap(), amd64.id.trim_start_matches("sha256:"), "{line}");
+    assert_eq!(id.trim().lines().last().unwrap(), amd64.weighed.id.trim_start_matches("sha256:"), "{line}");
 }
 
 /// What a pull of `arch`'s image from the tests' OCI layout moves, as skopeo copies it (not as
@@ -215,7 +215,7 @@ fn the_image_report_is_json_and_a_grown_figure_is_named() {
     for i in images() {
         let image = &now["arches"][i.arch.name]["image"];
         assert_eq!(image["on_the_wire"], bytes_skopeo_copies(i.arch), "{}", i.arch.name);
-        assert_eq!(image["podman_size"], i.podman_size, "{}", i.arch.name);
+        assert_eq!(image["podman_size"], i.weighed.podman_size, "{}", i.arch.name);
     }
     assert!(grown(&now, &now).is_empty());
     let mut old = now.clone();
@@ -249,7 +249,12 @@ fn two_builds_give_identical_digests() {
         ARCHES.iter().map(|a| build.image_name(a)).chain([build.list_name()]).map(|n| podman().made(["rmi", "--force", &n], &n)).collect();
     let second = build_images(&podman(), &build, IMAGES_COMMAND);
     for (a, b) in first.iter().zip(&second) {
-        assert_eq!((&a.id, &a.manifest_digest), (&b.id, &b.manifest_digest), "{}: the rebuild differs", a.arch.name);
+        assert_eq!(
+            (&a.weighed.id, &a.weighed.manifest_digest),
+            (&b.weighed.id, &b.weighed.manifest_digest),
+            "{}: the rebuild differs",
+            a.arch.name
+        );
         let shipping = Build::tested();
         for (one, two) in [(shipping.sbom(a.arch), build.sbom(a.arch)), (shipping.provenance(a.arch), build.provenance(a.arch))] {
             let (one, two_text) = (std::fs::read_to_string(&one).unwrap(), std::fs::read_to_string(&two).unwrap());

@@ -45,7 +45,7 @@ fn each_platform_pull_moves_at_most_1536_bytes() {
     let mut over = Vec::new();
     for i in images() {
         let from = r.served().len();
-        Store::new().pull(&r, &[&format!("{ADDRESS}/pause@{}", i.manifest_digest)]);
+        Store::new().pull(&r, &[&format!("{ADDRESS}/pause@{}", i.weighed.manifest_digest)]);
         let (by_digest, served) = r.image_bytes_since(from, "pause", &i.pull_paths("pause"));
         assert_eq!(by_digest, i.on_the_wire(), "{}: the registry served {served:?}", i.arch.name);
         let from = r.served().len();
@@ -83,7 +83,11 @@ fn the_cri_pull_moves_the_list_and_one_platform() {
     let (bytes, served) = r.image_bytes_since(from, "pause", &[list_path(), amd64.pull_paths("pause")].concat());
     println!("CRI PullImage {image_ref}: {bytes} bytes");
     assert_eq!(bytes, list_bytes() + amd64.on_the_wire(), "the registry served {served:?}");
-    assert_eq!(image_ref.trim_start_matches("sha256:"), amd64.id.trim_start_matches("sha256:"), "containerd's image is not the one built");
+    assert_eq!(
+        image_ref.trim_start_matches("sha256:"),
+        amd64.weighed.id.trim_start_matches("sha256:"),
+        "containerd's image is not the one built"
+    );
 }
 
 /// A second CRI PullImage of the same image moves at most the manifest list: containerd asks for

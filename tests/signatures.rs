@@ -36,7 +36,7 @@ impl Signed {
     }
 
     fn platform(&self, i: &Image) -> String {
-        format!("{}@{}", repository(), i.manifest_digest)
+        format!("{}@{}", repository(), i.weighed.manifest_digest)
     }
 
     /// The index and every platform image.
@@ -79,7 +79,7 @@ fn cosign_verifies_the_sbom_and_provenance_attestations() {
         assert_eq!(provenances.len(), 1, "{}", i.arch.name);
         assert_eq!(provenances[0]["predicateType"], Predicate::SlsaProvenance1.predicate_type());
         assert_eq!(provenances[0]["predicate"], read_json(&build.provenance(i.arch))["predicate"], "{}", i.arch.name);
-        assert_eq!(format!("sha256:{}", provenances[0]["subject"][0]["digest"]["sha256"].as_str().unwrap()), i.manifest_digest);
+        assert_eq!(format!("sha256:{}", provenances[0]["subject"][0]["digest"]["sha256"].as_str().unwrap()), i.weighed.manifest_digest);
     }
     for kind in [Predicate::Spdx, Predicate::SlsaProvenance1] {
         let on_index = s.r.cosign.verify_attestation(&s.key.public, kind, &s.index).unwrap();
@@ -146,7 +146,7 @@ fn an_image_changed_after_signing_does_not_verify() {
         &format!("oci:{}:x", tampered.display()),
         &format!("docker://{tag}"),
     ]);
-    assert_ne!(new_digest, amd64.manifest_digest);
+    assert_ne!(new_digest, amd64.weighed.manifest_digest);
     for r in [tag.clone(), format!("{}@{new_digest}", repository())] {
         let out = s.r.cosign.verify(&s.key.public, &r);
         assert!(!out.status.success(), "{r}: the changed image verified");
@@ -204,7 +204,7 @@ fn the_signed_layout_carries_signatures_and_attestations_into_another_registry()
     assert!(out.status.success(), "docs/supply-chain.md's air-gapped copy: {}", text(&out.stderr));
     let repository = format!("{at_node}/{REPOSITORY}");
     let index = format!("{repository}@{}", index_digest(&Build::tested().layout_dir()));
-    for r in std::iter::once(index).chain(images.iter().map(|i| format!("{repository}@{}", i.manifest_digest))) {
+    for r in std::iter::once(index).chain(images.iter().map(|i| format!("{repository}@{}", i.weighed.manifest_digest))) {
         // The image itself came along, byte for byte (cosign verifies a digest's signature
         // without fetching the image).
         let raw = registry.in_netns(&["skopeo", "inspect", "--raw", "--tls-verify=false", &format!("docker://{r}")]);

@@ -129,14 +129,14 @@ for_each_arch! {
     /// image package names the image's manifest digest.
     fn the_sbom_holds_the_checksums_of_the_pause_in_the_image(arch) {
         let image = images().iter().find(|i| i.arch == arch).unwrap();
-        let inside = layer_file(&image.layer_path, "pause");
+        let inside = layer_file(&image.weighed.layer_path, "pause");
         let doc = sbom(arch);
         let file = &doc["files"][0];
         assert_eq!(file["fileName"], "./pause");
         let sums: Vec<(&str, &str)> = file["checksums"].as_array().unwrap().iter().map(|c| (c["algorithm"].as_str().unwrap(), c["checksumValue"].as_str().unwrap())).collect();
         assert!(sums.contains(&("SHA256", sha256(&inside).trim_start_matches("sha256:"))), "{}: {sums:?}", arch.name);
         let purl = doc["packages"][0]["externalRefs"][0]["referenceLocator"].as_str().unwrap();
-        assert!(purl.contains(&image.manifest_digest.replace(':', "%3A")), "{purl}");
+        assert!(purl.contains(&image.weighed.manifest_digest.replace(':', "%3A")), "{purl}");
     }
 }
 
@@ -150,7 +150,7 @@ for_each_arch! {
         let st = provenance(arch);
         assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
         assert_eq!(st["predicateType"], "https://slsa.dev/provenance/v1");
-        assert_eq!(format!("sha256:{}", st["subject"][0]["digest"]["sha256"].as_str().unwrap()), image.manifest_digest);
+        assert_eq!(format!("sha256:{}", st["subject"][0]["digest"]["sha256"].as_str().unwrap()), image.weighed.manifest_digest);
         let def = &st["predicate"]["buildDefinition"];
         let git = |args: &[&str]| text(&Command::new("git").arg("-C").arg(repo_root()).args(args).output().unwrap().stdout).trim().to_string();
         assert_eq!(def["externalParameters"]["source"]["commit"], git(&["rev-parse", "HEAD"]));

@@ -86,24 +86,14 @@ pub fn layout_dir() -> PathBuf {
     Build::tested().layout_dir()
 }
 
-/// What one arch's image is and weighs.
+/// What one arch's image is and weighs, and its attestations' digests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Image {
     #[serde(with = "arch_by_name")]
     pub arch: &'static Arch,
-    /// Image ID: the digest of its config.
-    pub id: String,
-    /// Digest of its OCI manifest (gzip layer), as pushed.
-    pub manifest_digest: String,
-    pub binary: u64,
-    pub layer_tar: u64,
-    pub layer_gzip: u64,
-    pub manifest: u64,
-    pub config: u64,
-    /// What podman reports as the image's size once pulled into an empty store.
-    pub podman_size: u64,
-    /// The layer blob, gzip-compressed, as it would be pushed.
-    pub layer_path: PathBuf,
+    /// Its ID, manifest digest, sizes and layer (support/weigh.rs).
+    #[serde(flatten)]
+    pub weighed: Weighed,
     /// Digests of its SBOM (SPDX 2.3 JSON) and provenance (in-toto, SLSA v1) documents, as
     /// `Build::sbom` and `Build::provenance` hold them.
     pub sbom_digest: String,
@@ -111,39 +101,24 @@ pub struct Image {
 }
 
 impl Image {
-    fn new(arch: &'static Arch, w: Weighed, d: Digests) -> Image {
-        let Weighed { id, manifest_digest, binary, layer_tar, layer_gzip, manifest, config, podman_size, layer_path } = w;
-        let (sbom_digest, provenance_digest) = (d.sbom, d.provenance);
-        Image {
-            arch,
-            id,
-            manifest_digest,
-            binary,
-            layer_tar,
-            layer_gzip,
-            manifest,
-            config,
-            podman_size,
-            layer_path,
-            sbom_digest,
-            provenance_digest,
-        }
+    fn new(arch: &'static Arch, weighed: Weighed, d: Digests) -> Image {
+        Image { arch, weighed, sbom_digest: d.sbom, provenance_digest: d.provenance }
     }
 
     /// Bytes a pull moves: manifest + config + gzip layer.
     pub fn on_the_wire(&self) -> u64 {
-        self.manifest + self.config + self.layer_gzip
+        let w = &self.weighed;
+        w.manifest + w.config + w.layer_gzip
     }
 
     /// The registry paths a pull of it from `repository` asks for: its manifest, config and layer.
     pub fn pull_paths(&self, repository: &str) -> Vec<String> {
-        use sha2::{Digest, Sha256};
-        let layer = Sha256::digest(std::fs::read(&self.layer_path).unwrap());
-        let layer: String = layer.iter().map(|b| format!("{b:02x}")).collect();
+        let w = &self.weighed;
+        let layer = crate::layout::sha256(&std::fs::read(&w.layer_path).unwrap());
         vec![
-            format!("/v2/{repository}/manifests/{}", self.manifest_digest),
-            format!("/v2/{repository}/blobs/sha256:{}", self.id.trim_start_matches("sha256:")),
-            format!("/v2/{repository}/blobs/sha256:{layer}"),
+            format!("/v2/{repository}/manifests/{}", w.manifest_digest),
+            format!("/v2/{repository}/blobs/sha256:{}", w.id.trim_start_matches("sha256:")),
+            format!("/v2/{repository}/blobs/{layer}"),
         ]
     }
 }
@@ -205,7 +180,13 @@ pub fn build_images(podman: &Podman, build: &Build, command: &str) -> Vec<Image>
             if let Some(v) = i.arch.oci_variant() {
                 platform["variant"] = json!(v);
             }
-            Entry { layout, platform, manifest_digest: &i.manifest_digest, manifest_size: i.manifest, docker_tag: build.image_name(i.arch) }
+            Entry {
+                layout,
+                platform,
+                manifest_digest: &i.weighed.manifest_digest,
+                manifest_size: i.weighed.manifest,
+                docker_tag: build.image_name(i.arch),
+            }
         })
         .collect();
     write_index_layout(&build.layout_dir(), &list, &entries);
@@ -274,17 +255,15 @@ fn inputs_key() -> String {
 /// Whether a recorded build is whole: its files there, and podman's store holding each image (by
 /// its ID) and the manifest list.
 fn still_there(build: &Build, podman: &Podman, images: &[Image]) -> bool {
-    let files = [build.layout_dir().join("index.json"), list_archive_path()].into_iter().chain(
-        images
-            .iter()
-            .flat_map(|i| [i.layer_path.clone(), build.sbom(i.arch), build.provenance(i.arch), build.oci_dir(i.arch).join("index.json")]),
-    );
+    let files = [build.layout_dir().join("index.json"), list_archive_path()].into_iter().chain(images.iter().flat_map(|i| {
+        [i.weighed.layer_path.clone(), build.sbom(i.arch), build.provenance(i.arch), build.oci_dir(i.arch).join("index.json")]
+    }));
     let id_of = |name: &str| podman.run(["image", "inspect", "--format", "{{.Id}}", name]);
     files.into_iter().all(|f| f.is_file())
         && images.len() == ARCHES.len()
         && images.iter().all(|i| {
             let out = id_of(&build.image_name(i.arch));
-            out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == i.id.trim_start_matches("sha256:")
+            out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == i.weighed.id.trim_start_matches("sha256:")
         })
         && podman.run(["manifest", "exists", &build.list_name()]).status.success()
 }
@@ -312,13 +291,13 @@ pub fn image_table(images: &[Image]) -> String {
         out += &format!(
             "{:<8} {:>6} {:>9} {:>10} {:>8} {:>6} {:>11} {:>11}\n",
             i.arch.name,
-            i.binary,
-            i.layer_tar,
-            i.layer_gzip,
-            i.manifest,
-            i.config,
+            i.weighed.binary,
+            i.weighed.layer_tar,
+            i.weighed.layer_gzip,
+            i.weighed.manifest,
+            i.weighed.config,
             i.on_the_wire(),
-            i.podman_size
+            i.weighed.podman_size
         );
     }
     out

@@ -23,8 +23,8 @@ pub fn report(binaries: &[Breakdown], images: Option<&[Image]>) -> Value {
     for b in binaries {
         let mut entry = json!({"binary": {"bytes": b.total, "budget": b.arch.max_bytes, "headers": b.headers, "code": b.code, "strings": b.strings, "padding": b.padding}});
         if let Some(i) = images.and_then(|is| is.iter().find(|i| i.arch == b.arch)) {
-            entry["image"] = json!({"layer_tar": i.layer_tar, "layer_gzip": i.layer_gzip, "manifest": i.manifest, "config": i.config,
-                "on_the_wire": i.on_the_wire(), "podman_size": i.podman_size, "manifest_digest": i.manifest_digest,
+            entry["image"] = json!({"layer_tar": i.weighed.layer_tar, "layer_gzip": i.weighed.layer_gzip, "manifest": i.weighed.manifest, "config": i.weighed.config,
+                "on_the_wire": i.on_the_wire(), "podman_size": i.weighed.podman_size, "manifest_digest": i.weighed.manifest_digest,
                 "sbom_digest": i.sbom_digest, "provenance_digest": i.provenance_digest});
         }
         arches.insert(b.arch.name.to_string(), entry);

@@ -30,7 +30,7 @@ pub fn sign_and_attest(cosign: &Cosign, key: &KeyPair, build: &Build, images: &[
     cosign.sign(key, &index);
     std::fs::create_dir_all(work).unwrap();
     for i in images {
-        let image = format!("{repository}@{}", i.manifest_digest);
+        let image = format!("{repository}@{}", i.weighed.manifest_digest);
         cosign.sign(key, &image);
         let statement: serde_json::Value = serde_json::from_slice(&std::fs::read(build.provenance(i.arch)).unwrap()).unwrap();
         let predicate = work.join(format!("{}.slsa-predicate.json", i.arch.name));

@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// What one arch's image is and weighs, as pushed to its own OCI layout.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Weighed {
     /// Image ID: the digest of its config.
     pub id: String,
@@ -20,6 +21,7 @@ pub struct Weighed {
     pub layer_gzip: u64,
     pub manifest: u64,
     pub config: u64,
+    /// What podman reports as the image's size once pulled into an empty store.
     pub podman_size: u64,
     /// The layer blob, gzip-compressed, as it would be pushed.
     pub layer_path: PathBuf,

@@ -57,7 +57,7 @@ fn main() {
         print!("{}", image_table(&images));
         println!("manifest list: {} (OCI layout: {})", Build::shipping().list_name(), Build::shipping().layout_dir().display());
         for i in &images {
-            println!("{}: {} (manifest {})", image_name(i.arch), i.id, i.manifest_digest);
+            println!("{}: {} (manifest {})", image_name(i.arch), i.weighed.id, i.weighed.manifest_digest);
             println!("  SBOM {} {}", Build::shipping().sbom(i.arch).display(), i.sbom_digest);
             println!("  provenance {} {}", Build::shipping().provenance(i.arch).display(), i.provenance_digest);
         }
