@@ -10,7 +10,7 @@ use pause_tests::host_state::kubelet_sysctls;
 use pause_tests::image::list_name;
 use pause_tests::kubelet::*;
 use pause_tests::node::CONTAINERD_2_3;
-use pause_tests::pod::CriDaemon;
+use pause_tests::pod::{CriDaemon, pause_adopts_and_reaps_1000_orphans};
 use pause_tests::prelude::*;
 use pause_tests::seccomp::names_of;
 use std::time::{Duration, Instant};
@@ -113,9 +113,9 @@ spec:
     )
 }
 
-/// `shareProcessNamespace: true`: every container sees /pause as PID 1; 1,000 orphans a container
-/// leaves are pause's children while they live and none stays a zombie, and pause had no wake-up
-/// for them (voluntary context switches).
+/// `shareProcessNamespace: true`: every container sees /pause as PID 1; pause adopts the 1,000
+/// orphans a container leaves, reaps them all once they are killed (no zombie stays), and had no
+/// wake-up for them (voluntary context switches).
 #[test]
 fn b_a_shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans() {
     shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans(Kubelet::start(NODE));
@@ -129,20 +129,7 @@ fn shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans<R: CriDaemon>(k:
         let r = k.runtime.cri().exec_sync(&container_id(&pod, container), &["cat", "/proc/1/cmdline"], 10);
         assert_eq!(r.stdout.trim_end_matches('\0'), "/pause", "{container} sees PID 1 as {r:?}");
     }
-    wait_until_asleep(pause);
-    let switches = voluntary_switches(pause);
-    // Each orphan lives 2 s, so it is seen as pause's child; the shell exits at once.
-    let storm = "for i in $(seq 1000); do sleep 2 </dev/null >/dev/null 2>&1 & done";
-    let r = k.runtime.cri().exec_sync(&container_id(&pod, "sleeper"), &["sh", "-c", storm], 30);
-    assert_eq!(r.exit_code, 0, "{r:?}");
-    let adopted = children_of(pause).len();
-    assert!(adopted >= 900, "only {adopted} of the 1000 orphans are pause's children");
-    let all_gone = eventually(Duration::from_secs(30), || children_of(pause).is_empty());
-    assert!(all_gone, "{} orphans left under pause, {} of them zombies", children_of(pause).len(), zombies_of(pause));
-    assert_eq!(zombies_of(pause), 0);
-    let woken = voluntary_switches(pause) - switches;
-    println!("pause adopted {adopted} orphans, reaped them all; voluntary context switches meanwhile: {woken}");
-    assert!(woken <= WAKE_UPS_SLACK, "pause was woken {woken} times by the orphans");
+    pause_adopts_and_reaps_1000_orphans(&k.runtime, &container_id(&pod, "sleeper"), pause);
 }
 
 /// A pod whose securityContext sets the user, group, seccomp profile (the shipped seccomp.json,

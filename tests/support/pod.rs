@@ -116,35 +116,41 @@ impl Drop for Sandbox {
 }
 
 /// A busybox container in `pod` (which shares its PID namespace): `ps` (ExecSync) shows /pause as
-/// PID 1; an ExecSync leaving 1,000 orphans is followed by pause adopting all 1,000; once they are
-/// killed, none is left (no zombie) and pause was not woken for them (voluntary context switches).
-/// The same on every runtime.
+/// PID 1, and pause adopts and reaps 1,000 orphans without a wake-up (below). The same on every
+/// runtime.
 pub fn pause_is_pid_1_and_reaps_orphans(c: &impl CriDaemon, pod: &Sandbox) {
-    use crate::process::{SIGKILL, eventually, signal};
-    use crate::procfs::{State, WAKE_UPS_SLACK, children_in, children_of, voluntary_switches};
-    use std::time::Duration;
-    let pid = pod.pause;
     let ctr = pod.run_busybox("worker", &["sleep", "600"]);
     let ps = c.cri().exec_sync(&ctr, &["ps", "-o", "pid,args"], 10);
     assert_eq!(ps.exit_code, 0, "{}", ps.stderr);
     let pid1 = crate::pause::pid_1_line(&ps.stdout);
     assert!(pid1.trim_end().ends_with("/pause"), "PID 1 of the pod is not /pause:\n{}", ps.stdout);
+    pause_adopts_and_reaps_1000_orphans(c, &ctr, pod.pause);
+}
 
-    let woke = voluntary_switches(pid);
-    let orphans = c.cri().exec_sync(&ctr, &["sh", "-c", "for i in $(seq 1000); do sleep 600 >/dev/null 2>&1 & done; exit 0"], 60);
+/// An ExecSync in the busybox container `ctr`, which shares the PID namespace of the infra process
+/// `pause`, leaves 1,000 orphans: pause adopts all 1,000 (they sleep until killed, so none exits
+/// before its shell does, however slow the machine); once they are killed, none is left (no
+/// zombie) and pause was not woken for them (voluntary context switches).
+pub fn pause_adopts_and_reaps_1000_orphans(c: &impl CriDaemon, ctr: &str, pause: u32) {
+    use crate::process::{SIGKILL, eventually, signal};
+    use crate::procfs::{State, WAKE_UPS_SLACK, children_in, children_of, voluntary_switches};
+    use std::time::Duration;
+    crate::pause::wait_until_asleep(pause);
+    let woke = voluntary_switches(pause);
+    let orphans = c.cri().exec_sync(ctr, &["sh", "-c", "for i in $(seq 1000); do sleep 600 >/dev/null 2>&1 & done; exit 0"], 60);
     assert_eq!(orphans.exit_code, 0, "{}", orphans.stderr);
     let mut adopted = Vec::new();
     let all = eventually(Duration::from_secs(30), || {
-        adopted = children_in(pid, State::Sleeping);
+        adopted = children_in(pause, State::Sleeping);
         adopted.len() == 1000
     });
     assert!(all, "pause adopted {} of the 1,000 orphans", adopted.len());
     for orphan in &adopted {
         signal(*orphan, SIGKILL);
     }
-    let gone = eventually(Duration::from_secs(30), || children_of(pid).is_empty());
-    assert!(gone, "left under pause (zombies are children too): {:?}", children_of(pid));
-    let wake_ups = voluntary_switches(pid) - woke;
+    let gone = eventually(Duration::from_secs(30), || children_of(pause).is_empty());
+    assert!(gone, "left under pause (zombies are children too): {:?}", children_of(pause));
+    let wake_ups = voluntary_switches(pause) - woke;
     println!("1,000 orphans: pause adopted them all, voluntary context switches meanwhile: {wake_ups}");
     assert!(wake_ups <= WAKE_UPS_SLACK, "pause was woken {wake_ups} times by 1,000 orphans");
 }
