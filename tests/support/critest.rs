@@ -63,7 +63,7 @@ pub struct Results {
 
 /// Runs the suite against `daemon` in its network and mount namespaces (critest makes host paths
 /// under /tmp that the runtime mounts, and reaches pods at their IPs and host ports), every group
-/// but NOT_RUN; `label` names the run's files in the daemon's directory.
+/// but NOT_RUN; `label` names the run's report in the daemon's directory.
 pub fn run(daemon: &impl CriDaemon, label: &str) -> Results {
     run_focused(daemon, label, &[])
 }
@@ -72,7 +72,6 @@ pub fn run(daemon: &impl CriDaemon, label: &str) -> Results {
 pub fn run_focused(daemon: &impl CriDaemon, label: &str, specs: &[&str]) -> Results {
     let critest = visible_copy(daemon.dir(), &crate::go_tools::tool("cri-tools-1.37", "critest"));
     let report = daemon.dir().join(format!("critest-{label}.json"));
-    let log = daemon.dir().join(format!("critest-{label}.log"));
     let mut cmd = daemon.namespaces().enter();
     cmd.arg(&critest)
         .arg(format!("-runtime-endpoint=unix://{}", daemon.socket().display()))
@@ -81,9 +80,25 @@ pub fn run_focused(daemon: &impl CriDaemon, label: &str, specs: &[&str]) -> Resu
         .arg("-ginkgo.no-color")
         .arg(format!("-ginkgo.json-report={}", report.display()));
     let out = run_within(cmd, LIMIT);
-    std::fs::write(&log, [out.stdout, out.stderr].concat()).unwrap();
-    read(&report, &log)
+    let Ok(json) = std::fs::read(&report) else {
+        // The daemon's directory goes with the test: what critest said is in the failure itself,
+        // ginkgo's last progress (stdout) and the start of an error or a Go panic (stderr).
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<&str> = stdout.lines().collect();
+        let last = lines[lines.len().saturating_sub(SHOWN)..].join("\n");
+        let first = stderr.lines().take(SHOWN).collect::<Vec<_>>().join("\n");
+        panic!(
+            "critest ({}) wrote no report {}; the last {SHOWN} lines of its stdout:\n{last}\nthe first {SHOWN} of its stderr:\n{first}",
+            out.status,
+            report.display()
+        );
+    };
+    read(&report, &json)
 }
+
+/// How many lines of critest's stdout (the last) and stderr (the first) a run that wrote no
+/// report shows.
+const SHOWN: usize = 100;
 
 /// `spec` as a regular expression that matches only itself (Go's regexp.QuoteMeta).
 fn quote_meta(spec: &str) -> String {
@@ -96,12 +111,10 @@ fn quote_meta(spec: &str) -> String {
     })
 }
 
-/// The results in ginkgo's JSON report `file`; only the suite's specs (It nodes), not the
-/// groups skipped by NOT_RUN or the benchmarks critest itself leaves out.
-fn read(file: &Path, log: &Path) -> Results {
-    let json =
-        std::fs::read(file).unwrap_or_else(|e| panic!("critest wrote no report {} ({e}); its output: {}", file.display(), log.display()));
-    let reports: Vec<Report> = serde_json::from_slice(&json).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+/// The results in ginkgo's JSON report `json` (read from `file`); only the suite's specs (It
+/// nodes), not the groups skipped by NOT_RUN or the benchmarks critest itself leaves out.
+fn read(file: &Path, json: &[u8]) -> Results {
+    let reports: Vec<Report> = serde_json::from_slice(json).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let (mut specs, mut failures) = (BTreeMap::new(), BTreeMap::new());
     for spec in reports.into_iter().flat_map(|r| r.spec_reports) {
         if spec.leaf_node_type != "It" {
