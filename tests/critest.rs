@@ -24,9 +24,11 @@ fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + 
     })
 }
 
-/// The suite on two daemons at once, this image's (`a`) and catatonit's (`b`), judged
-/// (support/critest.rs: reruns of what is in doubt, docs/critest.md's list and row).
+/// The suite on two daemons at once, this image's (`a`) and catatonit's (`b`), each with the
+/// registry its NRI specs pull from, judged (support/critest.rs: reruns of what is in doubt,
+/// docs/critest.md's list and row).
 fn compare<D: CriDaemon + Sync>(node: &str, a: &D, b: &D) {
+    let _registries = (critest::nri_registry(a), critest::nri_registry(b));
     let (ours, theirs) = both(|| critest::run(a, "pause"), || critest::run(b, "catatonit"));
     let wrong = critest::judge(node, (a, &ours), (b, &theirs));
     assert!(wrong.is_empty(), "critest on {node}:\n{}", wrong.join("\n"));

@@ -1,11 +1,11 @@
 //! A throwaway containerd of one node (see node.rs), in network and mount namespaces of its own,
 //! with every path of its own: nothing it makes is seen by another daemon, test or checkout.
 use crate::busybox::busybox_archive;
-use crate::containerd_config::{Paths, cni_config, config};
+use crate::containerd_config::{Paths, cni_config, config, hosts_toml};
 use crate::cri::Cri;
 use crate::image::{list_archive, list_name};
 use crate::namespaces::{Namespaces, visible_copy};
-use crate::node::{Node, Programs, Root};
+use crate::node::{ConfigFormat, Node, Programs, Root};
 use crate::process::{Running, SIGTERM, require, run_to_end, text};
 use crate::runtime::node_root;
 use crate::scratch::Scratch;
@@ -56,6 +56,11 @@ impl Containerd {
         std::fs::create_dir_all(dir.join(Paths::CNI_CONF)).unwrap();
         std::fs::write(dir.join(Paths::CONFIG), config(node, &dir, sandbox_image)).unwrap();
         std::fs::write(dir.join(Paths::CNI_CONF).join("10-pause-tests.conflist"), cni_config(&dir)).unwrap();
+        if node.config == ConfigFormat::V3 {
+            let hosts = dir.join(Paths::HOSTS).join(crate::registry::MIRRORED);
+            std::fs::create_dir_all(&hosts).unwrap();
+            std::fs::write(hosts.join("hosts.toml"), hosts_toml()).unwrap();
+        }
         // Fresh /run (so /var/run/netns, /run/containerd, runc's default root) and /var/lib (CNI's
         // result cache, /var/lib/cni) on the host's root: whatever containerd, its shims, runc or
         // the CNI plugins write to a default place stays the daemon's own.
@@ -199,6 +204,10 @@ impl crate::pod::CriDaemon for Containerd {
 
     fn namespaces(&self) -> &Namespaces {
         Containerd::namespaces(self)
+    }
+
+    fn nri_socket(&self) -> Option<PathBuf> {
+        self.node.nri.then(|| self.dir().join(Paths::NRI_SOCKET))
     }
 }
 

@@ -9,6 +9,13 @@ impl Paths {
     pub const SOCKET: &'static str = "containerd.sock";
     pub const LOG: &'static str = "containerd.log";
     pub const CNI_CONF: &'static str = "cni";
+    /// The NRI socket plugins (critest's NRI specs) connect to, where the node runs NRI.
+    pub const NRI_SOCKET: &'static str = "nri.sock";
+    /// Where NRI looks for plugins to start and their configs: empty directories of its own.
+    pub const NRI_PLUGINS: &'static str = "nri/plugins";
+    pub const NRI_PLUGIN_CONFIGS: &'static str = "nri/conf.d";
+    /// The registry hosts directory (2.x: `config_path`), one `<host>/hosts.toml` each.
+    pub const HOSTS: &'static str = "certs.d";
     /// runc's state (`--root`) for this daemon's containers only.
     pub const RUNC_ROOT: &'static str = "runc";
     /// The network namespaces the CRI pins, with `netns_mounts_under_state_dir` (the CRI plugin's
@@ -24,8 +31,10 @@ impl Paths {
 /// to the -998 containerd asks for a sandbox (without it every RunPodSandbox fails with "can't get
 /// final child's PID from pipe: EOF"). The 1.x dialect also names the tests' registry on 127.0.0.1
 /// in the daemon's own network namespace as a plain-HTTP mirror (tests/registry.rs pulls on
-/// containerd 1.6 only); the 2.x dialect has no registry entry, and disables NRI (it would listen
-/// on a socket of the host's /var/run).
+/// containerd 1.6 only); the 2.x dialect has a hosts directory (`hosts_toml`), unpacks pulls
+/// into `native` snapshots too (the transfer service's `unpack_config`), and runs NRI (its default) with
+/// its socket, plugin and plugin config directories in the daemon's directory instead of the
+/// host's /var/run/nri, /opt/nri and /etc/nri.
 pub fn config(node: &Node, dir: &Path, sandbox_image: &str) -> String {
     let d = dir.display();
     // The node's runc, by its path where the daemon runs on the host's root (the sid rootfs's is
@@ -35,7 +44,12 @@ pub fn config(node: &Node, dir: &Path, sandbox_image: &str) -> String {
         Root::SidRootfs => String::new(),
     };
     let registry = crate::registry::ADDRESS;
-    let (socket, runc_root, cni) = (Paths::SOCKET, Paths::RUNC_ROOT, Paths::CNI_CONF);
+    let (socket, runc_root, cni, hosts) = (Paths::SOCKET, Paths::RUNC_ROOT, Paths::CNI_CONF, Paths::HOSTS);
+    let (nri_socket, nri_plugins, nri_configs) = (Paths::NRI_SOCKET, Paths::NRI_PLUGINS, Paths::NRI_PLUGIN_CONFIGS);
+    let nri_disable = !node.nri;
+    // The CRI's pulls (2.x: the transfer service) unpack into `native` snapshots, not the default
+    // overlayfs ("no unpack platforms defined" otherwise), for this machine's platform.
+    let platform = crate::arch::AMD64.platform;
     // The daemon's own paths: the same keys in both versions.
     let paths = format!(
         r#"root = "{d}/root"
@@ -49,6 +63,7 @@ state = "{d}/state"
 "#
     );
     match node.config {
+        ConfigFormat::V2 if node.nri => panic!("{}: the 1.x dialect has no NRI socket to enable", node.name),
         ConfigFormat::V2 => format!(
             r#"version = 2
 {paths}[plugins."io.containerd.grpc.v1.cri"]
@@ -72,11 +87,21 @@ state = "{d}/state"
         ConfigFormat::V3 => format!(
             r#"version = 3
 {paths}[plugins.'io.containerd.nri.v1.nri']
-  disable = true
+  disable = {nri_disable}
+  socket_path = "{d}/{nri_socket}"
+  plugin_path = "{d}/{nri_plugins}"
+  plugin_config_path = "{d}/{nri_configs}"
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "native"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "{sandbox_image}"
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = "{d}/{hosts}"
+[plugins.'io.containerd.transfer.v1.local']
+  [[plugins.'io.containerd.transfer.v1.local'.unpack_config]]
+    platform = "{platform}"
+    snapshotter = "native"
+    differ = "walking"
 [plugins.'io.containerd.cri.v1.runtime']
   restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
@@ -92,6 +117,13 @@ state = "{d}/state"
 "#
         ),
     }
+}
+
+/// The 2.x hosts.toml of `registry::MIRRORED` (in `Paths::HOSTS`): plain HTTP to the tests'
+/// registry address in the daemon's own network namespace, and nowhere else.
+pub fn hosts_toml() -> String {
+    let address = crate::registry::ADDRESS;
+    format!("server = \"http://{address}\"\n[host.\"http://{address}\"]\n  capabilities = [\"pull\", \"resolve\"]\n")
 }
 
 /// A bridge network with host-local addresses (its state under the daemon's directory). The

@@ -35,13 +35,16 @@ impl Paths {
     const RUNTIME: &'static str = "bin/runc";
     /// Where pinns pins each pod's namespaces.
     const NAMESPACES: &'static str = "ns";
+    /// The NRI socket plugins (critest's NRI specs) connect to.
+    const NRI_SOCKET: &'static str = "nri.sock";
 }
 
 /// crio.conf: only what this machine and the tests need differs from the defaults. Its own paths
 /// (storage, sockets, run state, logs, pinned namespaces, hooks, policies; none shared with the
 /// host or another daemon); vfs storage; cgroupfs (no systemd here); runc 1.5 (the default is
 /// crun, which fails on this cgroup layout) with Debian 12's conmon; CNI from Debian's plugins;
-/// no host-port mapping (it wants iptables), no NRI. `pause_image` and `pause_command` are the
+/// no host-port mapping (it wants iptables); NRI (its default) with its socket, plugin and plugin
+/// config directories in the daemon's directory. `pause_image` and `pause_command` are the
 /// infra container's image and command (the tests: this image and CRI-O's default `/pause`);
 /// `drop_infra_ctr` keeps its default (true).
 fn config(dir: &Path, pause_image: &str, pause_command: &str) -> String {
@@ -94,7 +97,10 @@ network_dir = "{d}/{cni}"
 plugin_dirs = ["/usr/lib/cni"]
 
 [crio.nri]
-enable_nri = false
+enable_nri = true
+nri_listen = "{d}/{nri_socket}"
+nri_plugin_dir = "{d}/nri/plugins"
+nri_plugin_config_dir = "{d}/nri/conf.d"
 
 [crio.stats]
 included_pod_metrics = ["all"]
@@ -107,7 +113,15 @@ included_pod_metrics = ["all"]
         runtime = Paths::RUNTIME,
         policy = Paths::POLICY,
         cni = Paths::CNI_CONF,
+        nri_socket = Paths::NRI_SOCKET,
     )
+}
+
+/// registries.conf: no short names; `registry::MIRRORED` is the tests' registry address in the
+/// daemon's own network namespace, over plain HTTP, and nowhere else.
+fn registries_conf() -> String {
+    let (prefix, location) = (crate::registry::MIRRORED, crate::registry::ADDRESS);
+    format!("unqualified-search-registries = []\n[[registry]]\nprefix = \"{prefix}\"\nlocation = \"{location}\"\ninsecure = true\n")
 }
 
 /// A CRI-O daemon of this test's own (see the module's doc); dropping it stops and removes every
@@ -146,7 +160,7 @@ impl CriO {
         }
         std::fs::write(dir.join(Paths::CONFIG), config(&dir, pause_image, pause_command)).unwrap();
         std::fs::write(dir.join(Paths::POLICY), r#"{"default": [{"type": "insecureAcceptAnything"}]}"#).unwrap();
-        std::fs::write(dir.join(Paths::REGISTRIES), "unqualified-search-registries = []\n").unwrap();
+        std::fs::write(dir.join(Paths::REGISTRIES), registries_conf()).unwrap();
         std::fs::write(dir.join(Paths::CNI_CONF).join("10-pause-tests.conflist"), cni_config(&dir)).unwrap();
         runtime_script(&dir.join(Paths::RUNTIME), oci_wrapper);
         let mut c = CriO { namespaces: None, daemon: None, cri: None, scratch };
@@ -233,6 +247,10 @@ impl CriDaemon for CriO {
 
     fn namespaces(&self) -> &Namespaces {
         self.namespaces.as_ref().unwrap()
+    }
+
+    fn nri_socket(&self) -> Option<PathBuf> {
+        Some(self.dir().join(Paths::NRI_SOCKET))
     }
 
     /// A cgroup of this daemon's own (the guard removes it), not CRI-O's default `/crio`, which

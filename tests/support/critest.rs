@@ -3,6 +3,8 @@
 use crate::namespaces::visible_copy;
 use crate::pod::CriDaemon;
 use crate::process::run_within;
+use crate::registry::{ADDRESS, MIRRORED, Registry};
+use crate::stand_ins::{BUSYBOX, stand_ins};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -63,7 +65,8 @@ pub struct Results {
 
 /// Runs the suite against `daemon` in its network and mount namespaces (critest makes host paths
 /// under /tmp that the runtime mounts, and reaches pods at their IPs and host ports), every group
-/// but NOT_RUN; `label` names the run's report in the daemon's directory.
+/// but NOT_RUN, the NRI specs with the daemon's NRI socket where it runs NRI (they skip
+/// themselves without one); `label` names the run's report in the daemon's directory.
 pub fn run(daemon: &impl CriDaemon, label: &str) -> Results {
     run_focused(daemon, label, &[])
 }
@@ -76,6 +79,7 @@ pub fn run_focused(daemon: &impl CriDaemon, label: &str, specs: &[&str]) -> Resu
     cmd.arg(&critest)
         .arg(format!("-runtime-endpoint=unix://{}", daemon.socket().display()))
         .arg(format!("-ginkgo.skip={NOT_RUN}"))
+        .args(daemon.nri_socket().map(|nri| format!("-nri-socket={}", nri.display())))
         .args(specs.iter().map(|spec| format!("-ginkgo.focus={}$", quote_meta(spec))))
         .arg("-ginkgo.no-color")
         .arg(format!("-ginkgo.json-report={}", report.display()));
@@ -99,6 +103,22 @@ pub fn run_focused(daemon: &impl CriDaemon, label: &str, specs: &[&str]) -> Resu
 /// How many lines of critest's stdout (the last) and stderr (the first) a run that wrote no
 /// report shows.
 const SHOWN: usize = 100;
+
+/// What critest's NRI specs pull (they call PullImage; the rest of the suite runs the imported
+/// stand-ins): the busybox stand-in, pushed to a registry in `daemon`'s network namespace, where
+/// the daemon's config finds `registry::MIRRORED`. None where the daemon runs no NRI (the specs
+/// skip themselves there). Stopped when dropped.
+pub fn nri_registry(daemon: &impl CriDaemon) -> Option<Registry> {
+    daemon.nri_socket()?;
+    crate::process::require("skopeo", "install skopeo (bash tests/run does)");
+    let r = Registry::start(daemon.namespaces().pid());
+    let (archive, _) = stand_ins().iter().find(|(_, name)| name == BUSYBOX).expect("a busybox stand-in");
+    let repository = BUSYBOX.strip_prefix(&format!("{MIRRORED}/")).expect("busybox is the mirrored registry's");
+    let (from, to) = (format!("oci-archive:{}", archive.display()), format!("docker://{ADDRESS}/{repository}"));
+    let out = r.in_netns(&["skopeo", "copy", "--quiet", "--dest-tls-verify=false", &from, &to]);
+    assert!(out.status.success(), "skopeo copy {from} {to}: {}{}", crate::process::text(&out.stderr), r.log());
+    Some(r)
+}
 
 /// `spec` as a regular expression that matches only itself (Go's regexp.QuoteMeta).
 fn quote_meta(spec: &str) -> String {
@@ -145,7 +165,7 @@ pub fn node_names() -> Vec<&'static str> {
 pub enum Listed {
     /// It never passes there (failed or skipped).
     Always(State),
-    /// It passes in some runs and fails in others, with either image.
+    /// It passes in some runs and fails or skips itself in others, with either image.
     Flaky,
 }
 

@@ -18,6 +18,10 @@ pub struct Node {
     /// Whether a pod's `userns_options` (kubelet's `hostUsers: false`) give it a user namespace:
     /// containerd 1.6 does not know the field and runs the pod in the host's.
     pub user_namespaces: bool,
+    /// Whether the daemon runs NRI (the Node Resource Interface plugins connect to): containerd
+    /// 2.x's default, at a socket in the daemon's own directory (`Paths::NRI_SOCKET`); containerd
+    /// 1.6 has only the older NRI v1 (OCI hooks, no socket), off by default.
+    pub nri: bool,
     /// Where its programs run.
     pub root: Root,
     /// Where its containerd, ctr and shim come from.
@@ -67,6 +71,7 @@ pub const DEBIAN_12: Node = Node {
     config: ConfigFormat::V2,
     pins_sandbox_image: false,
     user_namespaces: false,
+    nri: false,
     root: Root::Host,
     programs: Programs::Packaged,
     runc: &RUNC_1_1,
@@ -80,6 +85,7 @@ pub const SID: Node = Node {
     config: ConfigFormat::V3,
     pins_sandbox_image: true,
     user_namespaces: true,
+    nri: true,
     root: Root::SidRootfs,
     programs: Programs::Packaged,
     runc: &RUNC_1_3,
@@ -94,6 +100,7 @@ pub const CONTAINERD_2_3: Node = Node {
     config: ConfigFormat::V3,
     pins_sandbox_image: true,
     user_namespaces: true,
+    nri: true,
     root: Root::Host,
     programs: Programs::Go("containerd-2.3"),
     runc: &RUNC_1_5,
@@ -107,6 +114,7 @@ pub const CONTAINERD_2_4: Node = Node {
     config: ConfigFormat::V3,
     pins_sandbox_image: true,
     user_namespaces: true,
+    nri: true,
     root: Root::Host,
     programs: Programs::Go("containerd-2.4"),
     runc: &RUNC_1_4,

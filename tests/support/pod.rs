@@ -16,6 +16,8 @@ pub trait CriDaemon {
     fn socket(&self) -> std::path::PathBuf;
     /// The network and mount namespaces it runs in (kubelet runs there too).
     fn namespaces(&self) -> &crate::namespaces::Namespaces;
+    /// The socket NRI plugins connect to, where the daemon runs NRI.
+    fn nri_socket(&self) -> Option<std::path::PathBuf>;
     /// The cgroup parent of its pods where no kubelet gives one ("": the runtime's default).
     fn cgroup_parent(&self) -> String {
         String::new()

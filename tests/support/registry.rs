@@ -8,6 +8,10 @@ use std::time::Duration;
 /// Where the registry listens, inside its network namespace only.
 pub const ADDRESS: &str = "127.0.0.1:5000";
 
+/// The registry the tests' containerd 2.x and CRI-O daemons reach at ADDRESS, in their own network
+/// namespace, instead of the internet (critest's NRI specs pull their busybox from it).
+pub const MIRRORED: &str = "registry.k8s.io";
+
 /// Debian's `docker-registry` (distribution 2.8), storage in a scratch directory of its own,
 /// listening on 127.0.0.1 in the network namespace of `netns_pid` (nothing outside it can reach
 /// it). Stopped and its storage removed when dropped, also when the test fails; it also dies with
