@@ -1,5 +1,5 @@
 //! A CRI v1 client over a containerd socket, speaking as kubelet does: runtime and image services.
-use crate::process::text;
+use crate::process::{last_lines, text};
 use k8s_cri::v1::image_service_client::ImageServiceClient;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
@@ -68,9 +68,7 @@ impl Cri {
 
     /// The last 30 lines of the daemon's log.
     pub fn log_tail(&self) -> String {
-        let log = text(&std::fs::read(&self.log).unwrap_or_default());
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
+        last_lines(&text(&std::fs::read(&self.log).unwrap_or_default()), 30)
     }
 
     /// Waits for `call`, failing the test with the daemon's log if it fails.

@@ -2,7 +2,7 @@
 //! and its per-spec results, read from the suite's own JSON report (ginkgo's).
 use crate::namespaces::visible_copy;
 use crate::pod::CriDaemon;
-use crate::process::run_within;
+use crate::process::{last_lines, run_within, text};
 use crate::registry::{ADDRESS, MIRRORED, Registry};
 use crate::stand_ins::{BUSYBOX, stand_ins};
 use std::collections::BTreeMap;
@@ -87,10 +87,8 @@ pub fn run_focused(daemon: &impl CriDaemon, label: &str, specs: &[&str]) -> Resu
     let Ok(json) = std::fs::read(&report) else {
         // The daemon's directory goes with the test: what critest said is in the failure itself,
         // ginkgo's last progress (stdout) and the start of an error or a Go panic (stderr).
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        let lines: Vec<&str> = stdout.lines().collect();
-        let last = lines[lines.len().saturating_sub(SHOWN)..].join("\n");
-        let first = stderr.lines().take(SHOWN).collect::<Vec<_>>().join("\n");
+        let last = last_lines(&text(&out.stdout), SHOWN);
+        let first = text(&out.stderr).lines().take(SHOWN).collect::<Vec<_>>().join("\n");
         panic!(
             "critest ({}) wrote no report {}; the last {SHOWN} lines of its stdout:\n{last}\nthe first {SHOWN} of its stderr:\n{first}",
             out.status,

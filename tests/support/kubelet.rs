@@ -5,7 +5,7 @@ use crate::containerd::Containerd;
 use crate::host_state::{CgroupRoot, Sysctls};
 use crate::node::Node;
 use crate::pod::CriDaemon;
-use crate::process::{Running, SIGKILL, SIGTERM, eventually, run_to_end, text, try_signal, wait_timeout};
+use crate::process::{Running, SIGKILL, SIGTERM, eventually, last_lines, run_to_end, text, try_signal, wait_timeout};
 use crate::scratch::Scratch;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -227,9 +227,7 @@ impl<R: CriDaemon> Kubelet<R> {
 
     /// The last `n` lines of kubelet's log.
     pub fn log_tail(&self, n: usize) -> String {
-        let log = text(&std::fs::read(self.log_path()).unwrap_or_default());
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        last_lines(&text(&std::fs::read(self.log_path()).unwrap_or_default()), n)
     }
 
     /// kubelet's pid (on the host).
